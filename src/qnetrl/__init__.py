@@ -4,6 +4,8 @@ Layers (imports point downwards only): ``physics`` -> ``network`` -> ``consensus
 -> ``agents`` -> ``experiments`` -> ``cli``. See DESIGN.md.
 """
 
+from qnetrl._validation import InvalidParameterError
+
 __version__ = "0.1.0"
 
-__all__ = ["__version__"]
+__all__ = ["InvalidParameterError", "__version__"]
