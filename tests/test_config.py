@@ -54,12 +54,12 @@ def test_error_names_range_and_value(tmp_path: Path) -> None:
 def test_unknown_field_listed_with_known_fields(tmp_path: Path) -> None:
     path = tmp_path / "c.yaml"
     path.write_text("sedes: 3\n")
-    with pytest.raises(ConfigError, match="Unknown field 'sedes'.*agent, name, seeds"):
+    with pytest.raises(ConfigError, match=r"Unknown field 'sedes'.*agent, name, seeds"):
         Study.from_yaml(path)
 
 
 def test_unknown_override_key() -> None:
-    with pytest.raises(ConfigError, match="Unknown config field 'agent.momentum'"):
+    with pytest.raises(ConfigError, match=r"Unknown config field 'agent\.momentum'"):
         Study().with_overrides({"agent.momentum": 0.9})
 
 

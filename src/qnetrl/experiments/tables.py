@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from qnetrl.experiments.rundir import atomic_write_text
@@ -19,11 +20,11 @@ Columns = Mapping[str, Sequence[object] | np.ndarray]
 
 
 def format_value(value: object) -> str:
-    """Compact text for a table cell: 4 significant digits for floats."""
+    """Compact text for a table cell: 7 significant digits, scientific below 1e-3."""
     if isinstance(value, float | np.floating):
         v = float(value)
-        if v == 0.0 or (1e-3 <= abs(v) < 1e6):
-            return f"{v:.6g}"
+        if v == 0.0 or (1e-3 <= abs(v) < 1e7):
+            return f"{v:.7g}"
         return f"{v:.4e}"
     return str(value)
 
@@ -37,9 +38,9 @@ def print_table(columns: Columns, title: str, console: Console | None = None) ->
     """Print a table; rich falls back to plain text when stdout is not a terminal."""
     table = Table(title=title)
     for name in columns:
-        table.add_column(name, justify="right")
+        table.add_column(escape(name), justify="right")
     for row in _rows(columns):
-        table.add_row(*row)
+        table.add_row(*(escape(cell) for cell in row))
     (console or Console()).print(table)
 
 
