@@ -1,0 +1,9 @@
+"""The QKD network layer: topologies, key material, relaying, secret sharing, demand, fluctuations.
+
+Modules: :mod:`~qnetrl.network.topology` and :mod:`~qnetrl.network.topology_io` (graphs and
+files), :mod:`~qnetrl.network.otp` (one-time pad and hop-by-hop trusted relay),
+:mod:`~qnetrl.network.secret_sharing` (Shamir shares with Reed-Solomon decoding over node-disjoint
+paths) and :mod:`~qnetrl.network.authentication` (one-time Wegman-Carter MAC).
+"""
+
+__all__ = ["authentication", "otp", "secret_sharing", "topology", "topology_io"]
