@@ -3,7 +3,17 @@
 Modules: :mod:`~qnetrl.network.topology` and :mod:`~qnetrl.network.topology_io` (graphs and
 files), :mod:`~qnetrl.network.otp` (one-time pad and hop-by-hop trusted relay),
 :mod:`~qnetrl.network.secret_sharing` (Shamir shares with Reed-Solomon decoding over node-disjoint
-paths) and :mod:`~qnetrl.network.authentication` (one-time Wegman-Carter MAC).
+paths), :mod:`~qnetrl.network.authentication` (one-time Wegman-Carter MAC),
+:mod:`~qnetrl.network.demand` (Poisson and trace key requests) and
+:mod:`~qnetrl.network.fluctuations` (fibre loss, cuts and drift processes).
 """
 
-__all__ = ["authentication", "otp", "secret_sharing", "topology", "topology_io"]
+__all__ = [
+    "authentication",
+    "demand",
+    "fluctuations",
+    "otp",
+    "secret_sharing",
+    "topology",
+    "topology_io",
+]
