@@ -24,9 +24,11 @@ from qnetrl.physics.qkd import (
     bb84_secret_fraction,
     binary_entropy,
     decoy_bb84,
+    decoy_bb84_eta,
     edge_study_key_rate,
     max_distance,
     mdi_qkd,
+    mdi_qkd_eta,
     plob_bound,
     tgw_bound,
 )
@@ -297,6 +299,44 @@ def test_decoy_rejects_bad_arguments(kwargs: dict[str, object], name: str) -> No
         decoy_bb84(**kwargs)  # type: ignore[arg-type]
 
 
+def test_decoy_by_transmittance_equals_decoy_by_distance() -> None:
+    # One formula: decoy_bb84(L) is decoy_bb84_eta(eta_Bob 10^(-alpha L / 10)), bit for bit.
+    d = np.array([0.0, 12.0, 45.0, 100.0, 150.0, 400.0])
+    eta = GYS.eta_bob * fiber_transmittance(d, GYS.alpha_db_per_km)
+    for nu in (None, 0.0, 0.05):
+        by_d = decoy_bb84(d, mu=0.48, nu=nu)
+        by_eta = decoy_bb84_eta(eta, mu=0.48, nu=nu)
+        for a, b in zip(by_d, by_eta, strict=True):
+            np.testing.assert_array_equal(a, b)
+    # Published values of Ma et al. (2005) (GYS, mu = 0.48) reached through eta.
+    assert decoy_bb84_eta(GYS.eta_bob).key_rate == pytest.approx(2.5546e-3, rel=1e-3)
+    assert decoy_bb84_eta(eta[3]).key_rate == pytest.approx(1.7184e-5, rel=1e-3)
+    assert isinstance(decoy_bb84_eta(0.01).key_rate, np.float64)
+
+
+@PROPERTY
+@given(distance_km=distances, mu=intensities, share=st.one_of(st.none(), decoy_shares))
+def test_decoy_eta_matches_distance_property(
+    distance_km: float, mu: float, share: float | None
+) -> None:
+    nu = None if share is None else share * mu
+    eta = GYS.eta_bob * fiber_transmittance(distance_km, GYS.alpha_db_per_km)
+    assert decoy_bb84_eta(eta, mu=mu, nu=nu) == decoy_bb84(distance_km, mu=mu, nu=nu)
+
+
+def test_decoy_eta_cut_fibre_and_validation() -> None:
+    cut = decoy_bb84_eta(0.0)
+    assert cut.key_rate == 0.0
+    assert cut.gain == GYS.y0
+    assert cut.qber == pytest.approx(GYS.e0)
+    with pytest.raises(InvalidParameterError, match=r"'eta' parameter of decoy_bb84_eta"):
+        decoy_bb84_eta(1.5)
+    with pytest.raises(InvalidParameterError, match=r"'nu' parameter of decoy_bb84_eta"):
+        decoy_bb84_eta(0.01, mu=0.3, nu=0.4)
+    with pytest.raises(InvalidParameterError, match="'params'"):
+        decoy_bb84_eta(0.01, params=MDI_LCQ)  # type: ignore[arg-type]
+
+
 def test_max_distance_is_the_end_of_the_key() -> None:
     d = max_distance()
     # About 142 km: the figure quoted for GYS with infinite decoys from Ma et al. (2005); the
@@ -372,6 +412,48 @@ def test_mdi_rate_non_increasing_in_distance(d1: float, d2: float, mu: float) ->
 def test_mdi_rate_below_plob_of_total_transmittance(distance_km: float, mu: float) -> None:
     eta_total = MDI_LCQ.eta_d * fiber_transmittance(distance_km, MDI_LCQ.alpha_db_per_km)
     assert mdi_qkd(distance_km, mu=mu).key_rate <= plob_bound(eta_total)
+
+
+def test_mdi_by_transmittance_equals_mdi_by_distance() -> None:
+    d = np.array([0.0, 30.0, 100.0, 250.0])
+    arm = MDI_LCQ.eta_d * fiber_transmittance(d / 2.0, MDI_LCQ.alpha_db_per_km)
+    for mu in (0.2, 0.5):
+        by_d = mdi_qkd(d, mu=mu)
+        by_eta = mdi_qkd_eta(arm, arm, mu=mu)
+        for a, b in zip(by_d, by_eta, strict=True):
+            np.testing.assert_array_equal(a, b)
+
+
+def test_mdi_asymmetric_arms_closed_forms_without_dark_counts() -> None:
+    # p_d = 0: Q_rect = 2 e^{-(eta_a + eta_b) mu / 2} (1 - e^{-eta_a mu/2})(1 - e^{-eta_b mu/2}),
+    # Y_11 = eta_a eta_b / 2 and E_rect = e_11 = e_d (Ma and Razavi 2012, general arms).
+    params = MDIParams(eta_d=0.145, p_d=0.0, e_d=0.015, f_ec=1.16, alpha_db_per_km=0.2)
+    ea, eb, mu = 0.03, 0.004, 0.4
+    r = mdi_qkd_eta(ea, eb, mu=mu, params=params)
+    gain = 2.0 * math.exp(-(ea + eb) * mu / 2.0)
+    gain *= (1.0 - math.exp(-ea * mu / 2.0)) * (1.0 - math.exp(-eb * mu / 2.0))
+    assert r.gain == pytest.approx(gain, rel=1e-12)
+    assert r.qber == pytest.approx(0.015, rel=1e-12)
+    assert r.e11 == pytest.approx(0.015, rel=1e-12)
+    assert r.q11 == pytest.approx(mu**2 * math.exp(-2.0 * mu) * ea * eb / 2.0, rel=1e-12)
+    # The model is symmetric under exchanging the arms (equal intensities).
+    swapped = mdi_qkd_eta(eb, ea, mu=mu)
+    straight = mdi_qkd_eta(ea, eb, mu=mu)
+    for a, b in zip(straight, swapped, strict=True):
+        assert a == pytest.approx(b, rel=1e-12)
+
+
+def test_mdi_eta_broadcasts_and_validates() -> None:
+    grid = mdi_qkd_eta([[0.01], [0.001]], [0.01, 0.001, 0.0])
+    assert all(np.shape(field) == (2, 3) for field in grid)
+    assert np.all(grid.key_rate[:, 2] == 0.0)
+    assert grid.key_rate[0, 0] > grid.key_rate[0, 1] > 0.0
+    with pytest.raises(InvalidParameterError, match=r"'eta_a' parameter of mdi_qkd_eta"):
+        mdi_qkd_eta(-0.1, 0.1)
+    with pytest.raises(InvalidParameterError, match=r"'eta_b' parameter of mdi_qkd_eta"):
+        mdi_qkd_eta(0.1, 1.1)
+    with pytest.raises(InvalidParameterError, match="'params'"):
+        mdi_qkd_eta(0.1, 0.1, params=GYS)  # type: ignore[arg-type]
 
 
 def test_mdi_rejects_bad_arguments() -> None:

@@ -5,14 +5,20 @@ files), :mod:`~qnetrl.network.otp` (one-time pad and hop-by-hop trusted relay),
 :mod:`~qnetrl.network.secret_sharing` (Shamir shares with Reed-Solomon decoding over node-disjoint
 paths), :mod:`~qnetrl.network.authentication` (one-time Wegman-Carter MAC),
 :mod:`~qnetrl.network.demand` (Poisson and trace key requests) and
-:mod:`~qnetrl.network.fluctuations` (fibre loss, cuts and drift processes).
+:mod:`~qnetrl.network.fluctuations` (fibre loss, cuts and drift processes),
+:mod:`~qnetrl.network.link_model` (per-slot key generation of every link),
+:mod:`~qnetrl.network.routing` (shortest / node-disjoint path tables, key-pool-aware choice) and
+:mod:`~qnetrl.network.faults` (Byzantine and crash fault scenarios).
 """
 
 __all__ = [
     "authentication",
     "demand",
+    "faults",
     "fluctuations",
+    "link_model",
     "otp",
+    "routing",
     "secret_sharing",
     "topology",
     "topology_io",

@@ -5,13 +5,14 @@ binary entropy, the Shor-Preskill BB84 secret fraction, the key-rate model of th
 edge-offloading study (kept only to reproduce it), weak-coherent decoy-state BB84 over fibre
 with infinitely many decoys or with a vacuum and one weak decoy (Ma, Qi, Zhao and Lo 2005),
 measurement-device-independent QKD with an untrusted relay in the middle (Lo, Curty and Qi
-2012; Ma and Razavi 2012), and the repeaterless capacity bounds of Pirandola, Laurenza,
-Ottaviani and Banchi (PLOB) and of Takeoka, Guha and Wilde (TGW). Detector and fibre
-parameters are grouped in frozen, validated parameter sets (``GYS``, ``MDI_LCQ``). Rates are
-asymptotic (infinite key length) and given per pulse (per pulse pair for MDI-QKD); multiply by
-the source repetition rate for bits per second. Every function takes scalars or arrays and
-broadcasts them; a scalar input gives a NumPy ``float64`` scalar, an array input an ndarray of
-the broadcast shape.
+2012; Ma and Razavi 2012), each also by overall or per-arm transmittance (``decoy_bb84_eta``,
+``mdi_qkd_eta``) for links whose loss is not a plain fibre length, and the repeaterless
+capacity bounds of Pirandola, Laurenza, Ottaviani and Banchi (PLOB) and of Takeoka, Guha and
+Wilde (TGW). Detector and fibre parameters are grouped in frozen, validated parameter sets
+(``GYS``, ``MDI_LCQ``). Rates are asymptotic (infinite key length) and given per pulse (per
+pulse pair for MDI-QKD); multiply by the source repetition rate for bits per second. Every
+function takes scalars or arrays and broadcasts them; a scalar input gives a NumPy ``float64``
+scalar, an array input an ndarray of the broadcast shape.
 """
 
 from __future__ import annotations
@@ -39,9 +40,11 @@ __all__ = [
     "bb84_secret_fraction",
     "binary_entropy",
     "decoy_bb84",
+    "decoy_bb84_eta",
     "edge_study_key_rate",
     "max_distance",
     "mdi_qkd",
+    "mdi_qkd_eta",
     "plob_bound",
     "tgw_bound",
 ]
@@ -552,14 +555,18 @@ def _single_photon_vacuum_weak(
     return y1_low, e1_up
 
 
+def _decoy_eta(distance_km: NDArray[np.float64], p: DetectorParams) -> NDArray[np.float64]:
+    """Overall transmittance eta = eta_Bob 10^(-alpha L / 10) of the channel model of [1]."""
+    return p.eta_bob * np.asarray(fiber_transmittance(distance_km, p.alpha_db_per_km))
+
+
 def _decoy_terms(
-    distance_km: NDArray[np.float64],
+    eta: NDArray[np.float64],
     mu: NDArray[np.float64],
     nu: NDArray[np.float64] | None,
     p: DetectorParams,
 ) -> tuple[NDArray[np.float64], ...]:
     """Gain, QBER, Q1, e1 and the unclipped GLLP rate of Eq. (1) of [1] (per pulse)."""
-    eta = p.eta_bob * np.asarray(fiber_transmittance(distance_km, p.alpha_db_per_km))
     gain, qber = _signal_gain_qber(eta, mu, p)
     y1, e1 = _single_photon_exact(eta, p)
     if nu is not None:
@@ -575,14 +582,13 @@ def _decoy_terms(
 
 
 def _check_decoy_args(
-    distance_km: ArrayLike, mu: ArrayLike, nu: ArrayLike | None, params: Any, owner: str
-) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64] | None]:
-    """Validate the arguments shared by :func:`decoy_bb84` and :func:`max_distance`."""
-    d = check_range("distance_km", distance_km, owner=owner, low=0.0)
+    mu: ArrayLike, nu: ArrayLike | None, params: Any, owner: str
+) -> tuple[NDArray[np.float64], NDArray[np.float64] | None]:
+    """Validate the source and parameter arguments shared by the decoy-state functions."""
     m = check_range("mu", mu, owner=owner, low=0.0, low_inclusive=False)
     _check_type("params", params, DetectorParams, owner=owner)
     if nu is None:
-        return d, m, None
+        return m, None
     n = check_range("nu", nu, owner=owner, low=0.0)
     n_b, m_b = np.broadcast_arrays(n, m)
     bad = n_b >= m_b
@@ -593,7 +599,26 @@ def _check_decoy_args(
             f"mu={float(m_b[bad].flat[0])!r} "
             "instead."
         )
-    return d, m, n
+    return m, n
+
+
+def _decoy_result(
+    eta: NDArray[np.float64],
+    mu: NDArray[np.float64],
+    nu: NDArray[np.float64] | None,
+    p: DetectorParams,
+) -> DecoyResult:
+    """The :class:`DecoyResult` at overall transmittance ``eta`` (arguments already checked)."""
+    gain, qber, q1, e1, raw = _decoy_terms(eta, mu, nu, p)
+    shape = np.broadcast_shapes(gain.shape, q1.shape, raw.shape)
+    gain, qber, q1, e1, raw = (_expand(a, shape) for a in (gain, qber, q1, e1, raw))
+    return DecoyResult(
+        gain=_out(gain),
+        qber=_out(qber),
+        q1=_out(q1),
+        e1=_out(e1),
+        key_rate=_out(np.maximum(raw, 0.0)),
+    )
 
 
 def decoy_bb84(
@@ -662,7 +687,9 @@ def decoy_bb84(
 
     Deviations from [1]_: :math:`Y_1^L` is floored at 0 and :math:`e_1^U` clipped at 1/2
     (conservative); the formulas are evaluated in an algebraically identical form that
-    avoids cancellation for a very weak decoy.
+    avoids cancellation for a very weak decoy. The rate depends on :math:`L` only through
+    :math:`\eta`: this function computes :math:`\eta` and evaluates exactly what
+    :func:`decoy_bb84_eta` returns at that transmittance.
 
     References
     ----------
@@ -684,17 +711,86 @@ def decoy_bb84(
     >>> float(decoy_bb84(100.0, nu=0.05).key_rate) < float(decoy_bb84(100.0).key_rate)
     True
     """
-    d, m, n = _check_decoy_args(distance_km, mu, nu, params, "decoy_bb84")
-    gain, qber, q1, e1, raw = _decoy_terms(d, m, n, params)
-    shape = np.broadcast_shapes(gain.shape, q1.shape, raw.shape)
-    gain, qber, q1, e1, raw = (_expand(a, shape) for a in (gain, qber, q1, e1, raw))
-    return DecoyResult(
-        gain=_out(gain),
-        qber=_out(qber),
-        q1=_out(q1),
-        e1=_out(e1),
-        key_rate=_out(np.maximum(raw, 0.0)),
-    )
+    owner = "decoy_bb84"
+    d = check_range("distance_km", distance_km, owner=owner, low=0.0)
+    m, n = _check_decoy_args(mu, nu, params, owner)
+    return _decoy_result(_decoy_eta(d, params), m, n, params)
+
+
+def decoy_bb84_eta(
+    eta: ArrayLike,
+    mu: ArrayLike = 0.48,
+    nu: ArrayLike | None = None,
+    params: DetectorParams = GYS,
+) -> DecoyResult:
+    r"""Asymptotic key rate of weak-coherent decoy-state BB84 at a given overall transmittance.
+
+    The same model and formulas as :func:`decoy_bb84`, which computes :math:`\eta` from a fibre
+    length and calls the same internals; use this entry point when the transmittance is known
+    directly, e.g. for a fibre whose loss fluctuates or a detector whose efficiency drifts.
+
+    Parameters
+    ----------
+    eta : float or array_like
+        Overall transmittance :math:`\eta` between Alice's source and Bob's detection,
+        channel times Bob's side including detector efficiency (dimensionless, in [0, 1]).
+        No default.
+    mu : float or array_like, optional
+        Mean photon number of the signal state :math:`\mu` (photons per pulse, positive,
+        default 0.48).
+    nu : float or array_like or None, optional
+        Weak decoy mean photon number :math:`\nu` of the vacuum+weak protocol (photons per
+        pulse, in [0, ``mu``)); ``None`` (default) means infinitely many decoys.
+    params : DetectorParams, optional
+        Detector and error parameters (default ``GYS``). Its ``eta_bob`` and
+        ``alpha_db_per_km`` are not used: they are already part of ``eta``.
+
+    Returns
+    -------
+    result : DecoyResult
+        ``gain``, ``qber``, ``q1``, ``e1`` and ``key_rate`` (in bits per pulse, at least 0),
+        each broadcast over ``eta``, ``mu`` and ``nu``; see :func:`decoy_bb84`.
+
+    Raises
+    ------
+    InvalidParameterError
+        If ``eta`` lies outside [0, 1], ``mu`` <= 0, ``nu`` < 0 or ``nu`` >= ``mu``, or
+        ``params`` is not a ``DetectorParams``.
+
+    Notes
+    -----
+    The channel model of [1]_ depends on the fibre length :math:`L` only through
+
+    .. math::
+
+        \eta = \eta_\mathrm{Bob}\,10^{-\alpha L / 10},
+
+    so the gains, error rates and the GLLP rate, Eq. (1) of [1]_ (written out in
+    :func:`decoy_bb84`), are functions of :math:`\eta`. At :math:`\eta = 0` (a cut fibre)
+    only background counts remain: :math:`Q_\mu = Y_0`, :math:`E_\mu = e_0` and no key.
+
+    References
+    ----------
+    .. [1] X. Ma, B. Qi, Y. Zhao and H.-K. Lo, "Practical decoy state for quantum key
+       distribution", Phys. Rev. A 72(1), 012326 (2005). DOI: 10.1103/PhysRevA.72.012326
+
+    Examples
+    --------
+    At 0 km the transmittance is :math:`\eta_\mathrm{Bob}` = 4.5 % (GYS, Table I of [1]_):
+
+    >>> from qnetrl.physics.qkd import GYS, decoy_bb84, decoy_bb84_eta
+    >>> print(f"{decoy_bb84_eta(GYS.eta_bob).key_rate:.4e}")
+    2.5546e-03
+    >>> eta_100 = GYS.eta_bob * 10 ** (-GYS.alpha_db_per_km * 100.0 / 10.0)
+    >>> print(f"{decoy_bb84_eta(eta_100).key_rate:.4e}")
+    1.7184e-05
+    >>> float(decoy_bb84_eta(0.0).key_rate), float(decoy_bb84_eta(0.0).qber)
+    (0.0, 0.5)
+    """
+    owner = "decoy_bb84_eta"
+    e = check_range("eta", eta, owner=owner, low=0.0, high=1.0)
+    m, n = _check_decoy_args(mu, nu, params, owner)
+    return _decoy_result(e, m, n, params)
 
 
 def _root_distance(mu: float, nu: float | None, params: DetectorParams) -> float:
@@ -703,7 +799,8 @@ def _root_distance(mu: float, nu: float | None, params: DetectorParams) -> float
     n = None if nu is None else np.float64(nu)
 
     def rate(distance: float) -> float:
-        return float(_decoy_terms(np.float64(distance), m, n, params)[-1])
+        eta = _decoy_eta(np.float64(distance), params)
+        return float(_decoy_terms(eta, m, n, params)[-1])
 
     if rate(0.0) <= 0.0:
         return 0.0
@@ -768,7 +865,7 @@ def max_distance(
     >>> bool(decoy_bb84(d - 0.01).key_rate > 0.0), float(decoy_bb84(d + 0.01).key_rate)
     (True, 0.0)
     """
-    _, m, n = _check_decoy_args(0.0, mu, nu, params, "max_distance")
+    m, n = _check_decoy_args(mu, nu, params, "max_distance")
     if n is None:
         m_b = np.asarray(m)
         out = np.array([_root_distance(x, None, params) for x in m_b.flat], dtype=np.float64)
@@ -925,6 +1022,9 @@ def mdi_qkd(
     :math:`\mu_a = \mu_b = \mu` and :math:`L_a = L_b = L/2`. The sifting factor is omitted,
     as in Eq. (1) of [1]_ (asymptotically biased basis choice). Expressions of the form
     :math:`1 - (1-p_d)e^{-s}` are evaluated through ``expm1`` (algebraically identical).
+    The rate depends on :math:`L` only through the arm transmittances: this function
+    evaluates exactly what :func:`mdi_qkd_eta` returns at
+    :math:`\eta_a = \eta_b = \eta_d\,10^{-\alpha L / 20}`.
 
     References
     ----------
@@ -955,8 +1055,19 @@ def mdi_qkd(
     m = check_range("mu", mu, owner=owner, low=0.0, low_inclusive=False)
     _check_type("params", params, MDIParams, owner=owner)
     arm = params.eta_d * np.asarray(fiber_transmittance(d / 2.0, params.alpha_db_per_km))
-    gain, qber = _mdi_rect(arm, arm, m, m, params)
-    y11, e11 = _mdi_single_photon(arm, arm, params)
+    return _mdi_result(arm, arm, m, params)
+
+
+def _mdi_result(
+    eta_a: NDArray[np.float64],
+    eta_b: NDArray[np.float64],
+    mu: NDArray[np.float64],
+    params: MDIParams,
+) -> MDIResult:
+    """The :class:`MDIResult` of Eq. (1) of [1] at arm transmittances ``eta_a``, ``eta_b``."""
+    m = mu
+    gain, qber = _mdi_rect(eta_a, eta_b, m, m, params)
+    y11, e11 = _mdi_single_photon(eta_a, eta_b, params)
     q11 = m * m * np.exp(-2.0 * m) * y11
     raw = q11 * (1.0 - _h(e11)) - gain * params.f_ec * _h(qber)
     shape = np.broadcast_shapes(gain.shape, q11.shape)
@@ -968,6 +1079,88 @@ def mdi_qkd(
         e11=_out(e11),
         key_rate=_out(np.maximum(raw, 0.0)),
     )
+
+
+def mdi_qkd_eta(
+    eta_a: ArrayLike,
+    eta_b: ArrayLike,
+    mu: ArrayLike = 0.5,
+    params: MDIParams = MDI_LCQ,
+) -> MDIResult:
+    r"""Asymptotic key rate of decoy-state MDI-QKD at given arm transmittances.
+
+    The same model and formulas as :func:`mdi_qkd`, which computes the (equal) arm
+    transmittances of a relay at the midpoint and calls the same internals; this entry point
+    takes the transmittance of each arm directly and allows asymmetric arms, e.g. a relay
+    off the midpoint or an arm whose loss fluctuates.
+
+    Parameters
+    ----------
+    eta_a : float or array_like
+        Transmittance of Alice's arm from her source through the fibre to the relay's
+        detectors, including the detector efficiency :math:`\eta_d` (dimensionless, in
+        [0, 1]). No default.
+    eta_b : float or array_like
+        Transmittance of Bob's arm, likewise (dimensionless, in [0, 1]). No default.
+        Broadcasts against ``eta_a``.
+    mu : float or array_like, optional
+        Signal mean photon number of both senders (photons per pulse, positive, default 0.5).
+    params : MDIParams, optional
+        Relay-detector and error parameters (default ``MDI_LCQ``). Its ``eta_d`` and
+        ``alpha_db_per_km`` are not used: they are already part of ``eta_a`` and ``eta_b``.
+
+    Returns
+    -------
+    result : MDIResult
+        ``gain``, ``qber``, ``q11``, ``e11`` and ``key_rate`` (in bits per pulse pair, at
+        least 0), broadcast over ``eta_a``, ``eta_b`` and ``mu``; see :func:`mdi_qkd`.
+
+    Raises
+    ------
+    InvalidParameterError
+        If ``eta_a`` or ``eta_b`` lies outside [0, 1], ``mu`` <= 0, or ``params`` is not an
+        ``MDIParams``.
+
+    Notes
+    -----
+    The gains and error rates of Ma and Razavi [2]_ written out in :func:`mdi_qkd` hold for
+    any arm transmittances :math:`\eta_a \ne \eta_b` and intensities
+    :math:`\mu_a \ne \mu_b`; here both senders use the same :math:`\mu_a = \mu_b = \mu`
+    (for strongly asymmetric arms a larger intensity on the lossier arm would give more
+    key, which this function does not optimise). The key rate is Eq. (1) of Lo, Curty and Qi
+    [1]_. :func:`mdi_qkd` at distance :math:`L` equals this function at
+    :math:`\eta_a = \eta_b = \eta_d\,10^{-\alpha L / 20}`. At :math:`\eta_a = 0` or
+    :math:`\eta_b = 0` only dark counts remain and there is no key.
+
+    References
+    ----------
+    .. [1] H.-K. Lo, M. Curty and B. Qi, "Measurement-device-independent quantum key
+       distribution", Phys. Rev. Lett. 108(13), 130503 (2012).
+       DOI: 10.1103/PhysRevLett.108.130503
+    .. [2] X. Ma and M. Razavi, "Alternative schemes for measurement-device-independent
+       quantum key distribution", Phys. Rev. A 86(6), 062319 (2012).
+       DOI: 10.1103/PhysRevA.86.062319
+
+    Examples
+    --------
+    With perfect detectors and no errors the key at unit transmittance is the
+    single-photon-pair gain :math:`\mu^2 e^{-2\mu}/2` (closed form of the formulas):
+
+    >>> import math
+    >>> from qnetrl.physics.qkd import MDIParams, mdi_qkd_eta
+    >>> ideal = MDIParams(eta_d=1.0, p_d=0.0, e_d=0.0, f_ec=1.16, alpha_db_per_km=0.2)
+    >>> r = mdi_qkd_eta(1.0, 1.0, mu=0.5, params=ideal)
+    >>> math.isclose(r.key_rate, 0.5**2 * math.exp(-1.0) / 2.0, rel_tol=1e-12)
+    True
+    >>> float(mdi_qkd_eta(0.0, 0.1).key_rate)
+    0.0
+    """
+    owner = "mdi_qkd_eta"
+    ea = check_range("eta_a", eta_a, owner=owner, low=0.0, high=1.0)
+    eb = check_range("eta_b", eta_b, owner=owner, low=0.0, high=1.0)
+    m = check_range("mu", mu, owner=owner, low=0.0, low_inclusive=False)
+    _check_type("params", params, MDIParams, owner=owner)
+    return _mdi_result(ea, eb, m, params)
 
 
 # --------------------------------------------------------------------------------------------
