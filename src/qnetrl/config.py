@@ -8,7 +8,7 @@ given, in the scikit-learn wording used across the package.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Self
+from typing import Any, Self, get_args
 
 import annotated_types as at
 import yaml
@@ -29,8 +29,19 @@ def _field_info(model: type[BaseModel], loc: tuple[int | str, ...]) -> FieldInfo
     current: Any = model
     info: FieldInfo | None = None
     for part in loc:
-        if not (isinstance(current, type) and issubclass(current, BaseModel)):
-            return info
+        if isinstance(part, int) or not (
+            isinstance(current, type) and issubclass(current, BaseModel)
+        ):
+            # Step into a container or union (list[Model], Model | None) to find a model.
+            inner = [
+                a for a in get_args(current) if isinstance(a, type) and issubclass(a, BaseModel)
+            ]
+            if isinstance(part, int):
+                current = inner[0] if inner else None
+                continue
+            if not inner:
+                return info
+            current = inner[0]
         if not isinstance(part, str) or part not in current.model_fields:
             return info
         info = current.model_fields[part]
