@@ -8,7 +8,9 @@ paths), :mod:`~qnetrl.network.authentication` (one-time Wegman-Carter MAC),
 :mod:`~qnetrl.network.fluctuations` (fibre loss, cuts and drift processes),
 :mod:`~qnetrl.network.link_model` (per-slot key generation of every link),
 :mod:`~qnetrl.network.routing` (shortest / node-disjoint path tables, key-pool-aware choice) and
-:mod:`~qnetrl.network.faults` (Byzantine and crash fault scenarios).
+:mod:`~qnetrl.network.faults` (Byzantine and crash fault scenarios), tied together by
+:mod:`~qnetrl.network.simulator` (the time-slotted batched simulator) and
+:mod:`~qnetrl.network.metrics` (its outcomes and summary).
 """
 
 __all__ = [
@@ -17,9 +19,11 @@ __all__ = [
     "faults",
     "fluctuations",
     "link_model",
+    "metrics",
     "otp",
     "routing",
     "secret_sharing",
+    "simulator",
     "topology",
     "topology_io",
 ]
