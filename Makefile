@@ -15,7 +15,7 @@ $(VENV)/.stamp-run: pyproject.toml | $(BIN)/python
 	$(BIN)/python -c "import qnetrl" && touch $@
 
 $(VENV)/.stamp-dev: pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install -q -e '.[dev]' 2>&1 | grep -v "^WARNING: Location" || true
+	$(BIN)/python -m pip install -q -e '.[dev,ray]' 2>&1 | grep -v "^WARNING: Location" || true
 	$(BIN)/python -c "import qnetrl, pytest, hypothesis" && touch $@ $(VENV)/.stamp-run
 
 demo: $(VENV)/.stamp-run

@@ -275,24 +275,31 @@ def _within_three_sigma(measured: np.ndarray, expected: np.ndarray, n: int) -> N
     assert np.all(np.abs(measured - expected) <= 3.0 * sigma), (measured, expected, sigma)
 
 
-@FAST
-@given(st.floats(-6.0, 5.0), st.integers(0, 2**32 - 1))
-def test_simulate_bpsk_awgn_matches_theory(snr_db: float, seed: int) -> None:
-    ber = simulate_bpsk(N_BITS, snr_db, "none", np.random.default_rng(seed))
+# The Monte Carlo checks draw SNRs (and K) with hypothesis but keep the bit stream's seed fixed
+# and the example database off: letting hypothesis search over seeds would make it hunt for the
+# 0.27 % of streams that fall outside a 3-sigma band, which says nothing about the simulator.
+MC = settings(max_examples=25, deadline=None, derandomize=True, database=None)
+MC_SEED = 2026
+
+
+@MC
+@given(st.floats(-6.0, 5.0))
+def test_simulate_bpsk_awgn_matches_theory(snr_db: float) -> None:
+    ber = simulate_bpsk(N_BITS, snr_db, "none", np.random.default_rng(MC_SEED))
     _within_three_sigma(np.asarray(ber), np.asarray(bpsk_awgn_ber(snr_db)), N_BITS)
 
 
-@FAST
-@given(st.floats(-5.0, 15.0), st.integers(0, 2**32 - 1))
-def test_simulate_bpsk_rayleigh_matches_theory(snr_db: float, seed: int) -> None:
-    ber = simulate_bpsk(N_BITS, snr_db, "rayleigh", np.random.default_rng(seed))
+@MC
+@given(st.floats(-5.0, 15.0))
+def test_simulate_bpsk_rayleigh_matches_theory(snr_db: float) -> None:
+    ber = simulate_bpsk(N_BITS, snr_db, "rayleigh", np.random.default_rng(MC_SEED))
     _within_three_sigma(np.asarray(ber), np.asarray(bpsk_rayleigh_ber(snr_db)), N_BITS)
 
 
-@FAST
-@given(st.floats(-5.0, 6.0), st.floats(0.0, 5.0), st.integers(0, 2**32 - 1))
-def test_simulate_bpsk_rician_matches_theory(snr_db: float, k: float, seed: int) -> None:
-    ber = simulate_bpsk(N_BITS, snr_db, "rician", np.random.default_rng(seed), k_factor=k)
+@MC
+@given(st.floats(-5.0, 6.0), st.floats(0.0, 5.0))
+def test_simulate_bpsk_rician_matches_theory(snr_db: float, k: float) -> None:
+    ber = simulate_bpsk(N_BITS, snr_db, "rician", np.random.default_rng(MC_SEED), k_factor=k)
     _within_three_sigma(np.asarray(ber), np.asarray(bpsk_rician_ber(snr_db, k)), N_BITS)
 
 

@@ -6,7 +6,9 @@ loop as :func:`train`. Double DQN [2]_ picks the bootstrap action with the onlin
 it with the target network; ``double=False`` gives the vanilla DQN target of [1]_. Replay is
 uniform or proportional prioritised [3]_ (see :mod:`qnetrl.agents.replay`). The loop drives any
 Gymnasium 1.x ``VectorEnv`` with a flat ``Box`` observation, a ``Discrete`` action and same-step
-autoreset, choosing the actions of all B sub-environments in one forward pass.
+autoreset, choosing the actions of all B sub-environments in one forward pass. Training can
+write checkpoints (networks, optimiser, replay buffer, environment, RNG states and counters) at a
+fixed interval and resume from one with bit-identical results.
 
 Paper: https://arxiv.org/abs/1509.06461 (Double DQN).
 
@@ -25,11 +27,14 @@ from __future__ import annotations
 
 import json
 import math
+import os
+import pickle
+import tempfile
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Final, Literal
 
 import gymnasium as gym
 import numpy as np
@@ -44,6 +49,7 @@ from qnetrl.agents.replay import PrioritizedReplayBuffer, ReplayBuffer
 from qnetrl.config import ConfigBase
 
 __all__ = [
+    "CHECKPOINT_FORMAT",
     "DQNConfig",
     "QNetwork",
     "QPolicy",
@@ -55,6 +61,10 @@ __all__ = [
     "td_target",
     "train",
 ]
+
+
+#: Format tag stored in (and required of) every training checkpoint of :func:`train`.
+CHECKPOINT_FORMAT: Final[str] = "qnetrl.dqn.checkpoint/1"
 
 
 class DQNConfig(ConfigBase):
@@ -355,6 +365,53 @@ def evaluate(
     return returns[np.arange(returns.shape[1]) < quota[:, None]]
 
 
+def _env_snapshot(envs: gym.vector.VectorEnv) -> bytes:
+    """The vector env's attributes (state and generators) as pickled bytes, for a checkpoint."""
+    try:
+        return pickle.dumps(vars(envs), protocol=pickle.HIGHEST_PROTOCOL)
+    except Exception as exc:  # lambdas, open handles, ... make an env unpicklable
+        raise InvalidParameterError(
+            f"The 'envs' parameter of train must be picklable (its attributes are saved in "
+            f"every checkpoint) when checkpoint_every is set. Pickling "
+            f"{type(envs).__name__} failed: {exc}"
+        ) from None
+
+
+def _save_checkpoint(path: Path, state: dict[str, Any]) -> None:
+    """``torch.save`` ``state`` to a temporary file beside ``path``, then rename it."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        torch.save(state, tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _load_checkpoint(
+    path: Path, config: DQNConfig, seed: int, shape: tuple[int, int, int]
+) -> dict[str, Any]:
+    """Read a checkpoint of :func:`train` and check it belongs to this config, seed and env."""
+    # weights_only=False: the file holds numpy arrays and pickled env state; only load
+    # checkpoints you wrote yourself.
+    ckpt = torch.load(path, map_location="cpu", weights_only=False)
+    expected = {
+        "format": CHECKPOINT_FORMAT,
+        "config": config.model_dump(mode="json"),
+        "seed": int(seed),
+        "env_shape": list(shape),
+    }
+    for key, value in expected.items():
+        if not isinstance(ckpt, dict) or ckpt.get(key) != value:
+            raise InvalidParameterError(
+                f"The checkpoint {str(path)!r} does not belong to this run: its {key!r} differs "
+                f"(expected {value!r}). Delete it or call train with resume=False."
+            )
+    return ckpt
+
+
 @dataclass
 class TrainResult:
     """What :func:`train` returns.
@@ -406,6 +463,9 @@ def train(
     eval_every: int = 10_000,
     log_path: str | Path | None = None,
     progress: Callable[[int, int], None] | None = None,
+    checkpoint_path: str | Path | None = None,
+    checkpoint_every: int | None = None,
+    resume: bool = False,
 ) -> TrainResult:
     """Train a (Double) DQN agent on a same-step-autoreset vector env.
 
@@ -429,6 +489,16 @@ def train(
         ``eval/`` records, flushed as written.
     progress : callable, optional
         Called as ``progress(env_steps, total_env_steps)`` about 200 times during training.
+    checkpoint_path : str or Path, optional
+        File of the training checkpoint (a ``torch.save`` dict); required with
+        ``checkpoint_every`` or ``resume``.
+    checkpoint_every : int, optional
+        Env steps (transitions) between two checkpoints, at least 1; None writes none. Each
+        checkpoint replaces the previous one atomically (temporary file, then rename).
+    resume : bool, default=False
+        Continue from ``checkpoint_path`` if it exists (else start afresh). The checkpoint must
+        come from the same config, seed and env shape. A JSONL log at ``log_path`` is cut back
+        to its length at the checkpoint, so no record is duplicated.
 
     Returns
     -------
@@ -443,17 +513,33 @@ def train(
     The target network is refreshed (``target <- tau * online + (1 - tau) * target``) whenever
     ``target_update`` more episodes have ended (summed over sub-environments), or after every
     gradient step when ``target_update`` is 0. ``torch.set_num_threads(1)`` is applied.
+
+    A checkpoint holds the online and target networks, the optimiser, every attribute of the
+    replay buffer (its arrays included), the pickled attributes of ``envs`` (state and
+    generators; ``envs`` must be picklable), the current observations and running returns,
+    the numpy ``Generator``'s ``bit_generator.state``, torch's RNG state and all counters and
+    curves. Resuming restores them instead of resetting ``envs``, so a run that is killed and
+    resumed ends with exactly the numbers of an uninterrupted run (``wall_time_s`` aside).
+    Without the checkpoint arguments nothing changes: no file is written, no state is read.
     """
     if not isinstance(config, DQNConfig):
         raise InvalidParameterError(
             f"The 'config' parameter of train must be a DQNConfig. Got {type(config).__name__}."
         )
-    for name, value, low in (("seed", seed, 0), ("eval_every", eval_every, 1)):
+    int_args: list[tuple[str, Any, int]] = [("seed", seed, 0), ("eval_every", eval_every, 1)]
+    if checkpoint_every is not None:
+        int_args.append(("checkpoint_every", checkpoint_every, 1))
+    for name, value, low in int_args:
         if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < low:
             raise InvalidParameterError(
                 f"The {name!r} parameter of train must be an int in the range [{low}, inf). "
                 f"Got {value!r} instead."
             )
+    if (checkpoint_every is not None or resume) and checkpoint_path is None:
+        raise InvalidParameterError(
+            "The 'checkpoint_path' parameter of train is required when checkpoint_every or "
+            "resume is set. Got None instead."
+        )
     num_envs, obs_dim, n_actions = _check_vector_env(envs, "train")
     if num_envs > config.buffer_size:
         raise InvalidParameterError(
@@ -497,6 +583,14 @@ def train(
     running_return = np.zeros(num_envs, dtype=np.float64)
     all_envs = np.arange(num_envs)
 
+    ckpt_file = Path(checkpoint_path) if checkpoint_path is not None else None
+    ckpt: dict[str, Any] | None = None
+    if resume and ckpt_file is not None and ckpt_file.exists():
+        ckpt = _load_checkpoint(ckpt_file, config, seed, (num_envs, obs_dim, n_actions))
+        if log_path is not None and ckpt["log_offset"] is not None and Path(log_path).exists():
+            with open(log_path, "r+b") as fh:  # drop records written after the checkpoint
+                fh.truncate(min(ckpt["log_offset"], fh.seek(0, os.SEEK_END)))
+
     log_file = open(log_path, "a", encoding="utf-8") if log_path is not None else None
 
     def log(record: dict[str, Any]) -> None:
@@ -504,16 +598,17 @@ def train(
             log_file.write(json.dumps(record) + "\n")
             log_file.flush()
 
-    log(
-        {
-            "type": "config",
-            "config": config.model_dump(mode="json"),
-            "seed": seed,
-            "num_envs": num_envs,
-            "obs_dim": obs_dim,
-            "n_actions": n_actions,
-        }
-    )
+    if ckpt is None:
+        log(
+            {
+                "type": "config",
+                "config": config.model_dump(mode="json"),
+                "seed": seed,
+                "num_envs": num_envs,
+                "obs_dim": obs_dim,
+                "n_actions": n_actions,
+            }
+        )
 
     def run_eval(step: int) -> None:
         value = float(np.mean(np.asarray(eval_fn(greedy_policy(q_network)), dtype=np.float64)))
@@ -529,13 +624,80 @@ def train(
     episodes_done = 0
     next_target_update = config.target_update
     next_eval = eval_every
+    next_checkpoint = checkpoint_every or 0
     env_steps = 0
+    first_iteration = 1
     start_time = time.perf_counter()
 
+    def save_checkpoint(iteration: int) -> None:
+        assert ckpt_file is not None
+        state: dict[str, Any] = {
+            "format": CHECKPOINT_FORMAT,
+            "config": config.model_dump(mode="json"),
+            "seed": int(seed),
+            "env_shape": [num_envs, obs_dim, n_actions],
+            "iteration": iteration,
+            "env_steps": env_steps,
+            "num_updates": num_updates,
+            "episodes_done": episodes_done,
+            "update_credit": update_credit,
+            "next_target_update": next_target_update,
+            "next_eval": next_eval,
+            "next_checkpoint": next_checkpoint,
+            "elapsed_s": time.perf_counter() - start_time,
+            "obs": obs,
+            "running_return": running_return,
+            "episode_returns": episode_returns,
+            "episode_end_steps": episode_end_steps,
+            "eval_steps": eval_steps,
+            "eval_returns": eval_returns,
+            "losses": losses[:num_updates],
+            "q_network": q_network.state_dict(),
+            "target_network": target_network.state_dict(),
+            "optimizer": optimizer.state_dict(),
+            "replay": vars(rb),
+            "envs": _env_snapshot(envs),
+            "numpy_rng": rng.bit_generator.state,
+            "torch_rng": torch.get_rng_state(),
+            "cuda_rng": torch.cuda.get_rng_state_all() if device.type == "cuda" else None,
+            "log_offset": log_file.tell() if log_file is not None else None,
+        }
+        _save_checkpoint(ckpt_file, state)
+
     try:
-        obs, _ = envs.reset(seed=seed)
-        obs = np.array(obs, dtype=np.float32)
-        for iteration in range(1, num_iterations + 1):
+        if ckpt is None:
+            obs, _ = envs.reset(seed=seed)
+            obs = np.array(obs, dtype=np.float32)
+            if checkpoint_every is not None:
+                _env_snapshot(envs)  # fail now, not at the first checkpoint
+        else:
+            q_network.load_state_dict(ckpt["q_network"])
+            target_network.load_state_dict(ckpt["target_network"])
+            optimizer.load_state_dict(ckpt["optimizer"])
+            vars(rb).update(ckpt["replay"])
+            vars(envs).update(pickle.loads(ckpt["envs"]))
+            rng.bit_generator.state = ckpt["numpy_rng"]
+            torch.set_rng_state(ckpt["torch_rng"])
+            if ckpt["cuda_rng"] is not None:
+                torch.cuda.set_rng_state_all(ckpt["cuda_rng"])
+            obs = np.asarray(ckpt["obs"], dtype=np.float32)
+            running_return[:] = ckpt["running_return"]
+            episode_returns[:] = ckpt["episode_returns"]
+            episode_end_steps[:] = ckpt["episode_end_steps"]
+            eval_steps[:] = ckpt["eval_steps"]
+            eval_returns[:] = ckpt["eval_returns"]
+            num_updates = int(ckpt["num_updates"])
+            losses[:num_updates] = ckpt["losses"]
+            env_steps = int(ckpt["env_steps"])
+            episodes_done = int(ckpt["episodes_done"])
+            update_credit = float(ckpt["update_credit"])
+            next_target_update = int(ckpt["next_target_update"])
+            next_eval = int(ckpt["next_eval"])
+            next_checkpoint = int(ckpt["next_checkpoint"])
+            first_iteration = int(ckpt["iteration"]) + 1
+            start_time -= float(ckpt["elapsed_s"])
+            log({"type": "resume", "step": env_steps, "charts/updates": num_updates})
+        for iteration in range(first_iteration, num_iterations + 1):
             # batched epsilon-greedy action selection (one forward pass for all B envs)
             epsilon = linear_schedule(config.start_e, config.end_e, explore_steps, env_steps)
             explore = rng.random(num_envs) < epsilon
@@ -637,6 +799,9 @@ def train(
                 iteration % progress_every == 0 or iteration == num_iterations
             ):
                 progress(env_steps, config.total_env_steps)
+            if checkpoint_every is not None and env_steps >= next_checkpoint:
+                next_checkpoint = (env_steps // checkpoint_every + 1) * checkpoint_every
+                save_checkpoint(iteration)
 
         if eval_fn is not None and (not eval_steps or eval_steps[-1] != env_steps):
             run_eval(env_steps)
