@@ -16,6 +16,7 @@ from qnetrl._validation import InvalidParameterError
 from qnetrl.agents.dqn import (
     DQNConfig,
     QNetwork,
+    _clip_grad_norm,
     evaluate,
     greedy_policy,
     linear_schedule,
@@ -211,6 +212,37 @@ def test_evaluate_splits_episodes_over_envs_and_greedy_policy_shapes():
     assert actions.shape == (6,) and actions.dtype == np.int64
     with torch.no_grad():
         np.testing.assert_array_equal(actions, net(torch.eye(6)).argmax(1).numpy())
+
+
+# ---------------------------------------------------------------- fast paths
+
+
+@pytest.mark.parametrize("hidden", [(8,), (64, 64)])
+def test_qnetwork_forward_equals_its_sequential_bit_for_bit(hidden):
+    torch.manual_seed(0)
+    net = QNetwork(11, 3, hidden)
+    x = torch.randn(64, 11)
+    assert torch.equal(net(x), net.network(x))  # the direct linear/relu path, same numbers
+    x.requires_grad_(True)
+    (g_fast,) = torch.autograd.grad(net(x).square().sum(), x)
+    (g_seq,) = torch.autograd.grad(net.network(x).square().sum(), x)
+    assert torch.equal(g_fast, g_seq)
+
+
+@pytest.mark.parametrize("scale", [1e-3, 1e3])  # below and above the clipping threshold
+def test_clip_grad_norm_matches_torch_bit_for_bit(scale):
+    torch.manual_seed(1)
+    grads = [torch.randn(64, 11) * scale, torch.randn(64) * scale, torch.randn(3, 64) * scale]
+    params = [torch.zeros_like(g, requires_grad=True) for g in grads]
+    for p, g in zip(params, grads, strict=True):
+        p.grad = g.clone()
+    torch.nn.utils.clip_grad_norm_(params, 10.0)
+    ours = [g.clone() for g in grads]
+    _clip_grad_norm(ours, 10.0)
+    for p, g in zip(params, ours, strict=True):
+        assert torch.equal(p.grad, g)
+    norm = torch.linalg.vector_norm(torch.cat([g.flatten() for g in ours]))
+    assert float(norm) <= 10.0 + 1e-4 and (scale > 1.0 or torch.equal(ours[0], grads[0]))
 
 
 # ---------------------------------------------------------------- training

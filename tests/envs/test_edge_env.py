@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import warnings
 
 import gymnasium as gym
@@ -23,6 +24,7 @@ from qnetrl.envs.edge import (
     secure_key_rate_bps,
     task_cost,
 )
+from qnetrl.envs.edge import core as edge_core
 from qnetrl.physics.channel import bpsk_awgn_ber, bpsk_rayleigh_ber, bpsk_rician_ber
 from qnetrl.physics.qkd import bb84_qber_threshold
 
@@ -202,6 +204,106 @@ def test_vector_env_is_deterministic_and_copy0_matches_env() -> None:
         assert rew == rew1[t, 0]
 
 
+# Digests of seeded rollouts recorded with the core as it was before QBER and key rate became
+# lazy (commit 37a14d5: both precomputed for all (B, T + 1, N) slots at reset). Recorded on
+# x86-64 (numpy 2.4.6 with AVX-512 kernels, scipy 1.17); the reward sums are platform-robust
+# to 1e-9, the digests are bit for bit.
+REFERENCE_ROLLOUTS = {
+    "default": (
+        {},
+        "540776104d4323633c21a5f1880970a32084896ed0d284fe0c6426082b572c53",
+        -8979.305299744137,
+    ),
+    "bb84_rician_coherence3": (
+        {
+            "horizon": 30,
+            "key_model": "bb84",
+            "fading": "rician",
+            "k_factor": 3.0,
+            "coherence_steps": 3,
+            "key_bits_per_load": 8.0,
+            "n_nodes": 4,
+        },
+        "c2a56b5e98c220de2a2082764b2d00128c31c1a29f317f0e033f5512efefeae0",
+        -1461.6129669712834,
+    ),
+}
+
+
+def _core_rollout_digest(config: EdgeEnvConfig, bsz: int, seed: int) -> tuple[str, float]:
+    """SHA-256 of everything two seeded random-action episodes expose, and the reward sum."""
+    digest = hashlib.sha256()
+    core = EdgeCore(config, bsz)
+    rng = np.random.default_rng(seed)
+    act = np.random.default_rng(seed + 1)
+    total = 0.0
+    for _ in range(2):
+        obs = core.reset(rng)
+        digest.update(obs.tobytes())
+        digest.update(core.ber.tobytes())
+        for _t in range(config.horizon):
+            for x in core.peek(3):
+                digest.update(np.ascontiguousarray(x).tobytes())
+            obs, rew, trunc, info = core.step(act.integers(0, config.n_nodes, size=bsz))
+            total += float(rew.sum())
+            for x in (obs, rew, trunc):
+                digest.update(np.ascontiguousarray(x).tobytes())
+            for k in sorted(info):
+                digest.update(k.encode())
+                digest.update(np.ascontiguousarray(info[k]).tobytes())
+            for x in (core.ber, core.key_buffer_bits, core.key_debt_bits):
+                digest.update(x.tobytes())
+    return digest.hexdigest(), total
+
+
+@pytest.mark.parametrize("chunk_elements", [None, 1])
+@pytest.mark.parametrize("name", sorted(REFERENCE_ROLLOUTS))
+def test_rollouts_match_reference_before_lazy_channel(
+    name: str, chunk_elements: int | None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Same seed, same numbers: lazy QBER / key rate reproduce the precomputed ones bit for bit.
+
+    ``chunk_elements=1`` forces one slot per chunk (the large-B path) even at B = 5.
+    """
+    if chunk_elements is not None:
+        monkeypatch.setattr(edge_core, "_CHANNEL_CHUNK_ELEMENTS", chunk_elements)
+    overrides, expected_digest, expected_total = REFERENCE_ROLLOUTS[name]
+    digest, total = _core_rollout_digest(EdgeEnvConfig(**overrides), 5, 16)
+    assert total == pytest.approx(expected_total, rel=1e-12, abs=1e-9)
+    assert digest == expected_digest
+
+
+def test_lazy_channel_equals_whole_episode(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Slots computed one at a time, by step and by peek, equal the whole-episode arrays."""
+    monkeypatch.setattr(edge_core, "_CHANNEL_CHUNK_ELEMENTS", 1)
+    cfg = EdgeEnvConfig(horizon=15, coherence_steps=2)
+    lazy, eager = EdgeCore(cfg, 6), EdgeCore(cfg, 6)
+    lazy.reset(np.random.default_rng(3))
+    eager.reset(np.random.default_rng(3))
+    qber, rate = eager.episode_channel()  # every slot at once
+    assert lazy._chunk == 1 and not lazy._chunk_done[1:].any()  # only the warm-up slot so far
+    np.testing.assert_array_equal(lazy.ber, qber[:, 0])
+    a = np.zeros(6, dtype=np.int64)
+    for t in range(cfg.horizon):
+        look = lazy.peek(2)
+        np.testing.assert_array_equal(look.qber[:, 0], qber[:, t + 1])
+        np.testing.assert_array_equal(look.key_rate_bps[:, 0], rate[:, t + 1])
+        info = lazy.step(a)[3]
+        np.testing.assert_array_equal(info["qber"], qber[:, t + 1])
+        np.testing.assert_array_equal(info["secure_key_rate_bps"], rate[:, t + 1])
+        np.testing.assert_array_equal(lazy.ber, qber[:, t + 1])
+    # Copies at different steps (a restored state) take the gather path.
+    state = eager.get_state()
+    state.t = np.array([0, 1, 4, 9, 2, 14])
+    lazy.set_state(state)
+    look = lazy.peek(1)
+    np.testing.assert_array_equal(look.qber[:, 0], qber[np.arange(6), state.t + 1])
+    info = lazy.step(a)[3]
+    np.testing.assert_array_equal(
+        info["key_generated_bits"], rate[np.arange(6), state.t + 1] * cfg.slot_s
+    )
+
+
 # ------------------------------------------------------------------------------- dynamics
 
 
@@ -260,16 +362,15 @@ def test_fading_statistics_match_closed_form_ber(fading: str, k_factor: float) -
         "rician": bpsk_rician_ber(snr, k_factor),
         "none": bpsk_awgn_ber(snr),
     }[fading]
-    mean_qber = core.state.qber.mean(axis=(0, 1))
+    qber, rate = core.episode_channel()
+    mean_qber = qber.mean(axis=(0, 1))
     # Rician means hinge on rare deep fades: a looser Monte Carlo tolerance.
     np.testing.assert_allclose(mean_qber, expected, rtol=0.1 if fading == "rician" else 0.05)
     # The greedy baseline's quadrature describes the same distribution.
     qber_q, rate_q, weight = core.channel_quadrature(32)
     assert weight.sum() == pytest.approx(1.0)
     np.testing.assert_allclose(qber_q @ weight, expected, rtol=1e-3)
-    np.testing.assert_allclose(
-        rate_q @ weight, core.state.key_rate_bps.mean(axis=(0, 1)), rtol=0.01
-    )
+    np.testing.assert_allclose(rate_q @ weight, rate.mean(axis=(0, 1)), rtol=0.01)
     if fading == "rayleigh":
         assert 0.004 < mean_qber.min() and mean_qber.max() < 0.035  # links differ, 0.5 %-3 %
 
@@ -277,7 +378,7 @@ def test_fading_statistics_match_closed_form_ber(fading: str, k_factor: float) -
 def test_coherence_holds_fading_for_blocks() -> None:
     core = EdgeCore(EdgeEnvConfig(horizon=20, coherence_steps=4), 2)
     core.reset(np.random.default_rng(0))
-    q = core.state.qber  # (B, T + 1, N), blocks of 4 slots from slot 0
+    q = core.episode_channel()[0]  # (B, T + 1, N), blocks of 4 slots from slot 0
     np.testing.assert_array_equal(q[:, 0:4], np.repeat(q[:, :1], 4, axis=1))
     assert not np.array_equal(q[:, 3], q[:, 4])
 
@@ -363,9 +464,9 @@ def test_key_model_switch_changes_key_generation() -> None:
     bb = EdgeCore(EdgeEnvConfig(horizon=horizon, key_model="bb84"), 64)
     pub.reset(np.random.default_rng(9))
     bb.reset(np.random.default_rng(9))
-    q = pub.state.qber
-    np.testing.assert_array_equal(q, bb.state.qber)  # same fading, only the key model differs
-    r_pub, r_bb = pub.state.key_rate_bps, bb.state.key_rate_bps
+    q, r_pub = pub.episode_channel()
+    q_bb, r_bb = bb.episode_channel()
+    np.testing.assert_array_equal(q, q_bb)  # same fading, only the key model differs
     high = q > 0.0114  # above the crossover BB84 (1 - f h - h) is below 0.9 (1 - f h)
     assert high.any() and np.all(r_bb[high] <= r_pub[high])
     low = q < 0.0113  # below it the publication's flat 10 % PA charge exceeds h(e)

@@ -152,10 +152,21 @@ class QNetwork(nn.Module):
         self.network = nn.Sequential(*layers)
         self.obs_dim = obs_dim
         self.n_actions = n_actions
+        self._linears: tuple[nn.Linear, ...] = tuple(
+            m for m in self.network if isinstance(m, nn.Linear)
+        )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Action values of shape (B, n_actions)."""
-        return self.network(x)
+        """Action values of shape (B, n_actions).
+
+        Computes ``self.network(x)`` (the same operations, so the same numbers) with direct
+        ``linear`` and ``relu`` calls, skipping the per-module call overhead that dominates
+        at these sizes (hooks on the submodules of ``network`` are therefore not run).
+        """
+        *hidden, last = self._linears
+        for layer in hidden:
+            x = torch.relu(nn.functional.linear(x, layer.weight, layer.bias))
+        return nn.functional.linear(x, last.weight, last.bias)
 
 
 def linear_schedule(start_e: float, end_e: float, duration: float, t: float) -> float:
@@ -286,8 +297,18 @@ def greedy_policy(q_network: nn.Module) -> QPolicy:
 def _soft_update(target: nn.Module, online: nn.Module, tau: float) -> None:
     """``target <- tau * online + (1 - tau) * target`` parameter-wise (tau = 1: hard copy)."""
     with torch.no_grad():
-        for t, o in zip(target.parameters(), online.parameters(), strict=True):
-            t.lerp_(o, tau)
+        torch._foreach_lerp_(list(target.parameters()), list(online.parameters()), tau)
+
+
+def _clip_grad_norm(grads: list[torch.Tensor], max_norm: float) -> None:
+    """Scale ``grads`` in place to a global L2 norm of at most ``max_norm``.
+
+    The arithmetic of ``torch.nn.utils.clip_grad_norm_`` (foreach norms, their norm, factor
+    ``min(1, max_norm / (norm + 1e-6))``, foreach multiply; no host sync) without its
+    per-call grouping and checks: every gradient here is a dense tensor on one device.
+    """
+    total = torch.linalg.vector_norm(torch.stack(torch._foreach_norm(grads, 2.0)), 2.0)
+    torch._foreach_mul_(grads, torch.clamp(max_norm / (total + 1e-6), max=1.0))
 
 
 def _check_vector_env(envs: gym.vector.VectorEnv, owner: str) -> tuple[int, int, int]:
@@ -569,13 +590,23 @@ def train(
         )
     else:
         rb = ReplayBuffer(config.buffer_size, obs_dim)
+    # The sampled minibatch: preallocated numpy arrays filled in place by the buffer, seen by
+    # torch through from_numpy views (no per-update tensor allocation); moved to the device
+    # per update only when that is not the CPU.
     batch = rb.empty_batch(config.batch_size)
-    b_obs, b_next_obs = torch.from_numpy(batch.obs), torch.from_numpy(batch.next_obs)
-    b_actions, b_rewards = torch.from_numpy(batch.actions), torch.from_numpy(batch.rewards)
-    b_terminated, b_weights = torch.from_numpy(batch.terminated), torch.from_numpy(batch.weights)
+    host_batch = (
+        torch.from_numpy(batch.obs),
+        torch.from_numpy(batch.next_obs),
+        torch.from_numpy(batch.actions).unsqueeze(1),  # (n, 1), as gather wants it
+        torch.from_numpy(batch.rewards),
+        torch.from_numpy(batch.terminated),
+        torch.from_numpy(batch.weights),
+    )
+    on_cpu = device.type == "cpu"
+    clip_grads = math.isfinite(config.grad_clip)
     num_iterations = config.num_iterations(num_envs)
     max_updates = math.ceil(num_iterations * config.updates_per_step) + 1
-    losses = torch.zeros(max_updates, dtype=torch.float32)
+    losses = torch.zeros(max_updates, dtype=torch.float32, device=device)  # no host sync
     episode_returns: list[float] = []
     episode_end_steps: list[int] = []
     eval_steps: list[int] = []
@@ -747,27 +778,34 @@ def train(
                     per.sample(config.batch_size, rng, beta=beta, out=batch)
                 else:
                     rb.sample(config.batch_size, rng, out=batch)
+                if on_cpu:
+                    x_obs, x_next, x_act, x_rew, x_term, x_weight = host_batch
+                else:
+                    x_obs, x_next, x_act, x_rew, x_term, x_weight = (
+                        t.to(device) for t in host_batch
+                    )
                 with torch.no_grad():
-                    nxt = b_next_obs.to(device)
                     target = td_target(
-                        b_rewards.to(device),
-                        b_terminated.to(device),
-                        target_network(nxt),
+                        x_rew,
+                        x_term,
+                        target_network(x_next),
                         config.gamma,
-                        next_q_online=q_network(nxt) if config.double else None,
+                        next_q_online=q_network(x_next) if config.double else None,
                         double=config.double,
                     )
-                q_sa = q_network(b_obs.to(device)).gather(1, b_actions.to(device)[:, None])
-                q_sa = q_sa.squeeze(1)
+                q_sa = q_network(x_obs).gather(1, x_act).squeeze(1)
                 if per is not None:
                     elementwise = loss_fn(q_sa, target, reduction="none")
-                    loss = (b_weights.to(device) * elementwise).mean()
+                    loss = (x_weight * elementwise).mean()
                 else:
                     loss = loss_fn(q_sa, target)
-                optimizer.zero_grad(set_to_none=True)
+                for p in online_params:  # optimizer.zero_grad(set_to_none=True), minus overhead
+                    p.grad = None
                 loss.backward()
-                if math.isfinite(config.grad_clip):
-                    nn.utils.clip_grad_norm_(online_params, config.grad_clip)
+                if clip_grads:
+                    _clip_grad_norm(
+                        [p.grad for p in online_params if p.grad is not None], config.grad_clip
+                    )
                 optimizer.step()
                 if per is not None:
                     per.update_priorities(batch.indices, (q_sa.detach() - target).cpu().numpy())
@@ -822,7 +860,7 @@ def train(
         q_network=q_network,
         episode_returns=np.asarray(episode_returns, dtype=np.float64),
         episode_end_steps=np.asarray(episode_end_steps, dtype=np.int64),
-        losses=losses[:num_updates].numpy().copy(),
+        losses=losses[:num_updates].cpu().numpy().copy(),
         eval_steps=np.asarray(eval_steps, dtype=np.int64),
         eval_returns=np.asarray(eval_returns, dtype=np.float64),
         wall_time_s=wall_time_s,

@@ -9,8 +9,9 @@ a task (latency, key wait, retransmissions, overload penalty) is computed by one
 :func:`task_cost`, which the core, the greedy heuristic and the oracle all use. The core
 advances B independent copies at once with numpy array operations (state arrays of shape
 (B, N)); the Gymnasium faces in :mod:`qnetrl.envs.edge.gym_env` are thin views of it. The
-exogenous randomness of a whole episode (tasks, fading, load decay) is drawn at reset so that
-an oracle can look ahead with :meth:`EdgeCore.peek`.
+exogenous randomness of a whole episode (tasks, fading gains, load decay) is drawn at reset so
+that an oracle can look ahead with :meth:`EdgeCore.peek`; the QBER and key rate that the
+fading gains imply are computed from them when a slot is first played or peeked at.
 """
 
 from __future__ import annotations
@@ -46,6 +47,11 @@ KEY_MODELS: Final[tuple[str, ...]] = ("publication", "bb84")
 #: Number of independent child streams drawn from the reset generator (tasks, spike flags,
 #: spike sizes, fading, load decay); fixed so that copy b's draws do not depend on B.
 _N_STREAMS: Final[int] = 5
+
+#: Size (in numbers per quantity, B x K x N) of the chunk of K slots whose QBER and key rate
+#: EdgeCore computes in one go: large enough that the per-call cost of the physics functions
+#: (argument checks, about 0.15 ms) is small, small enough not to hold up a step much.
+_CHANNEL_CHUNK_ELEMENTS: Final[int] = 262_144
 
 
 class EdgeEnvConfig(ConfigBase):
@@ -498,11 +504,12 @@ class EdgeState:
         Pre-drawn task loads of the whole episode (in load units).
     task_key_bits : ndarray of shape (B, T)
         Pre-drawn key demand of every task (in bits).
-    qber : ndarray of shape (B, T + 1, N)
-        Pre-drawn link QBER per slot; slot 0 is the warm-up slot before the first task,
-        slot ``t + 1`` is the slot of step ``t``.
-    key_rate_bps : ndarray of shape (B, T + 1, N)
-        Secure key rate per slot (in bit/s), from ``qber`` and the key model.
+    fading_gain : ndarray of shape (B, ceil((T + 1) / coherence_steps), N)
+        Pre-drawn power gain of every link per coherence block (dimensionless, mean 1).
+        Slot 0 is the warm-up slot before the first task, slot ``t + 1`` is the slot of
+        step ``t``; slot ``s`` uses block ``s // coherence_steps``. The slot's QBER and key
+        rate follow from the gain and are computed when the slot is played or peeked at
+        (:meth:`EdgeCore.peek`, :meth:`EdgeCore.episode_channel`).
     decay : ndarray of shape (B, T, N)
         Load-decay fraction applied at the end of each step (dimensionless).
     """
@@ -513,8 +520,7 @@ class EdgeState:
     t: NDArray[np.int64]
     task_loads: NDArray[np.float64]
     task_key_bits: NDArray[np.float64]
-    qber: NDArray[np.float64]
-    key_rate_bps: NDArray[np.float64]
+    fading_gain: NDArray[np.float64]
     decay: NDArray[np.float64]
 
     def copy(self) -> EdgeState:
@@ -568,11 +574,18 @@ class EdgeCore:
     the chosen link; (4) every node's load decays by its drawn fraction. The agent therefore
     sees only the QBER of the *previous* slot, never the current one.
 
-    All exogenous randomness of an episode (tasks, fading, decay) is drawn at :meth:`reset`
-    into (B, T) and (B, T + 1, N) arrays, using ``8 * B * (2 + 3 N) * T`` bytes or so; each
-    kind comes from its own child generator, so copy 0 of a batch sees the same episode as a
-    batch of one (for ``fading`` "none" and "rayleigh"; the Rician sampler draws two arrays
-    from one stream).
+    All exogenous randomness of an episode (tasks, fading gains, decay) is drawn at
+    :meth:`reset` into (B, T), (B, T + 1, N) and (B, T, N) arrays, using about
+    ``8 * B * (2 + 2 N) * T`` bytes (fewer gains when ``coherence_steps`` > 1); each kind comes
+    from its own child generator, so copy 0 of a batch sees the same episode as a batch of one
+    (for ``fading`` "none" and "rayleigh"; the Rician sampler draws two arrays from one
+    stream). The QBER and secure key rate of a slot are functions of its gains and are
+    computed when the slot is first played (:meth:`step`) or looked at (:meth:`peek`,
+    :meth:`episode_channel`), for all copies and a chunk of about 2**18 / (B N) consecutive
+    slots at a time (the whole episode at reset for small B, 21 slots at B = 4096 with the
+    defaults), and kept in a slot-major cache of another ``16 * B * (T + 1) * N`` bytes. Each
+    number is computed elementwise from its own gain, so it does not depend on the chunking:
+    rollouts are bit for bit those of a core that computes every slot at reset.
 
     Parameters
     ----------
@@ -623,6 +636,20 @@ class EdgeCore:
         self.mean_snr_db = config.mean_snr_db_array()
         self.obs_low, self.obs_high = self._observation_bounds()
         self._b = np.arange(self.batch_size)
+        self._rows = self._b * self.n_nodes  # flat offset of each copy's row in (B, N)
+        self._capacity_col = self.capacity[:, None]
+        # Link QBER and key rate are computed from the fading gains when first needed, in
+        # chunks of K consecutive slots for all copies (about _CHANNEL_CHUNK_ELEMENTS numbers:
+        # up to B = 865 at the defaults the whole episode at reset, at B = 4096 21 slots at
+        # a time), and kept slot-major, (T + 1, B, N), so that a slot is one contiguous block.
+        slots = config.horizon + 1
+        self._chunk = min(
+            slots, max(1, _CHANNEL_CHUNK_ELEMENTS // (self.batch_size * self.n_nodes))
+        )
+        self._chunk_done = np.zeros(-(-slots // self._chunk), dtype=bool)
+        self._qber: NDArray[np.float64] | None = None
+        self._rate: NDArray[np.float64] | None = None
+        self._snr_rows = np.tile(self.mean_snr_db, (self.batch_size * self._chunk, 1))
         self._state: EdgeState | None = None
 
     # ------------------------------------------------------------------ bounds and observation
@@ -641,25 +668,92 @@ class EdgeCore:
         high = np.concatenate([load_high, np.ones(n), np.full(n, 0.5), [1.0, demand_high]])
         return low.astype(np.float32), high.astype(np.float32)
 
-    def _observe(self) -> NDArray[np.float32]:
+    def _observe(self, t_now: int | None = None) -> NDArray[np.float32]:
+        """Observation of every copy; ``t_now`` is the shared step counter, if all are equal."""
         s = self._require_state()
         cfg = self.config
-        b = self._b
-        t = np.minimum(s.t, cfg.horizon - 1)  # after the last step the task fields repeat
-        obs = np.empty((self.batch_size, self.obs_dim), dtype=np.float64)
+        last = cfg.horizon - 1  # after the last step the task fields repeat
+        if t_now is None:
+            t = np.minimum(s.t, last)
+            task_load, task_key = s.task_loads[self._b, t], s.task_key_bits[self._b, t]
+        else:
+            t_obs = min(t_now, last)
+            task_load, task_key = s.task_loads[:, t_obs], s.task_key_bits[:, t_obs]
+        # Built feature-major, (obs_dim, B), so that every operation runs along the batch
+        # axis, and written straight into float32 (the same rounding as astype(float32)).
+        cols = np.empty((self.obs_dim, self.batch_size), dtype=np.float32)
         n = self.n_nodes
-        obs[:, :n] = s.loads / self.capacity
-        obs[:, n : 2 * n] = s.key_balance_bits / cfg.key_buffer_bits
-        obs[:, 2 * n : 3 * n] = s.ber
-        obs[:, 3 * n] = s.task_loads[b, t] / cfg.task_load_max
-        obs[:, 3 * n + 1] = s.task_key_bits[b, t] / cfg.key_buffer_bits
+        kw: dict[str, Any] = {"casting": "same_kind"}
+        np.divide(s.loads.T, self._capacity_col, out=cols[:n], **kw)
+        np.divide(s.key_balance_bits.T, cfg.key_buffer_bits, out=cols[n : 2 * n], **kw)
+        cols[2 * n : 3 * n] = s.ber.T
+        np.divide(task_load, cfg.task_load_max, out=cols[3 * n], **kw)
+        np.divide(task_key, cfg.key_buffer_bits, out=cols[3 * n + 1], **kw)
         # Guard against float rounding at the analytic bounds only; values never reach them.
-        return np.clip(obs.astype(np.float32), self.obs_low, self.obs_high)
+        np.maximum(cols, self.obs_low[:, None], out=cols)
+        np.minimum(cols, self.obs_high[:, None], out=cols)
+        return np.ascontiguousarray(cols.T)
+
+    def _shared_t(self, t: NDArray[np.int64]) -> int | None:
+        """The common step counter of all copies, or None if the copies differ."""
+        t0 = int(t[0])
+        return t0 if self.batch_size == 1 or bool(np.all(t == t0)) else None
+
+    def _link_channel(
+        self, gain: NDArray[np.float64]
+    ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+        """QBER and secure key rate (in bit/s) of links with power gains ``gain`` (..., N)."""
+        # Contiguous rows of N: numpy's SIMD kernels then treat every element alike, so a
+        # slot's numbers do not depend on which other slots are computed with it.
+        rows = np.ascontiguousarray(gain).reshape(-1, self.n_nodes)
+        if rows.shape[0] > self._snr_rows.shape[0]:
+            self._snr_rows = np.tile(self.mean_snr_db, (rows.shape[0], 1))
+        # The per-node mean SNR, pre-tiled: a plain elementwise add, no short broadcast loop.
+        qber = np.asarray(bpsk_awgn_ber(self._snr_rows[: rows.shape[0]] + linear_to_db(rows)))
+        rate = secure_key_rate_bps(self.config, qber)
+        return qber.reshape(gain.shape), rate.reshape(gain.shape)
+
+    def _clear_channel(self) -> None:
+        """Forget the cached QBER and key rates (new fading gains)."""
+        self._chunk_done[:] = False
+        if self._qber is None:
+            shape = (self.config.horizon + 1, self.batch_size, self.n_nodes)
+            self._qber, self._rate = np.empty(shape), np.empty(shape)
+
+    def _fill_channel(self, first_slot: int, last_slot: int) -> None:
+        """Compute QBER and key rate of every chunk that holds a slot in [first, last]."""
+        s = self._require_state()
+        assert self._qber is not None and self._rate is not None
+        k, block = self._chunk, self.config.coherence_steps
+        for c in range(first_slot // k, last_slot // k + 1):  # chunks of slots, not copies
+            if self._chunk_done[c]:
+                continue
+            lo, hi = c * k, min((c + 1) * k, self.config.horizon + 1)
+            if block == 1:
+                gain = s.fading_gain[:, lo:hi]  # (B, hi - lo, N)
+            else:
+                gain = s.fading_gain[:, np.arange(lo, hi) // block]
+            qber, rate = self._link_channel(gain)
+            self._qber[lo:hi] = qber.transpose(1, 0, 2)
+            self._rate[lo:hi] = rate.transpose(1, 0, 2)
+            self._chunk_done[c] = True
+
+    def _slot_channel(
+        self, slots: NDArray[np.int64]
+    ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+        """QBER and key rate of each copy's link in ``slots`` (shape (B, ...)): (B, ..., N)."""
+        self._fill_channel(int(slots.min()), int(slots.max()))
+        assert self._qber is not None and self._rate is not None
+        b = self._b.reshape((-1,) + (1,) * (slots.ndim - 1))
+        return self._qber[slots, b], self._rate[slots, b]
 
     # ------------------------------------------------------------------ reset and step
 
     def reset(self, rng: np.random.Generator) -> NDArray[np.float32]:
         """Start a new episode in every copy.
+
+        Draws the episode's exogenous randomness (tasks, fading gains, load decay); the QBER
+        and key rate of a slot are computed from its gains when the slot is played.
 
         Parameters
         ----------
@@ -684,33 +778,36 @@ class EdgeCore:
         normal = g_task.normal(cfg.task_load_mean, cfg.task_load_std, size=(bsz, horizon))
         is_spike = g_flag.random((bsz, horizon)) < cfg.spike_prob
         spike = g_spike.uniform(cfg.spike_low, cfg.spike_high, size=(bsz, horizon))
-        task_loads = np.clip(np.where(is_spike, spike, normal), 0.0, cfg.task_load_max)
+        task_loads = np.where(is_spike, spike, normal)
+        np.clip(task_loads, 0.0, cfg.task_load_max, out=task_loads)
         task_key = cfg.key_bits_per_task + cfg.key_bits_per_load * task_loads
 
-        c = cfg.coherence_steps
-        n_blocks = -(-(horizon + 1) // c)
+        n_blocks = -(-(horizon + 1) // cfg.coherence_steps)
         gain = sample_fading_gain((bsz, n_blocks, n), cfg.fading, g_fade, k_factor=cfg.k_factor)
-        gain = np.repeat(gain, c, axis=1)[:, : horizon + 1]
-        qber = np.asarray(bpsk_awgn_ber(self.mean_snr_db + linear_to_db(gain)))
-        rate = secure_key_rate_bps(cfg, qber)
 
         jitter = cfg.load_decay_jitter
-        decay = cfg.load_decay + g_decay.uniform(-jitter, jitter, size=(bsz, horizon, n))
+        decay = g_decay.uniform(-jitter, jitter, size=(bsz, horizon, n))
+        decay += cfg.load_decay
 
-        balance = np.full((bsz, n), cfg.initial_key_fill * cfg.key_buffer_bits)
-        balance = np.minimum(balance + rate[:, 0] * cfg.slot_s, cfg.key_buffer_bits)
         self._state = EdgeState(
             loads=np.zeros((bsz, n)),
-            key_balance_bits=balance,
-            ber=qber[:, 0].copy(),
+            key_balance_bits=np.full((bsz, n), cfg.initial_key_fill * cfg.key_buffer_bits),
+            ber=np.zeros((bsz, n)),
             t=np.zeros(bsz, dtype=np.int64),
             task_loads=task_loads,
             task_key_bits=task_key,
-            qber=qber,
-            key_rate_bps=rate,
+            fading_gain=gain,
             decay=decay,
         )
-        return self._observe()
+        self._clear_channel()
+        self._fill_channel(0, 0)
+        assert self._qber is not None and self._rate is not None
+        s = self._state  # the warm-up slot 0 fills the key buffers and sets the first QBER
+        s.ber = self._qber[0].copy()
+        s.key_balance_bits = np.minimum(
+            s.key_balance_bits + self._rate[0] * cfg.slot_s, cfg.key_buffer_bits
+        )
+        return self._observe(0)
 
     def transition(
         self,
@@ -746,25 +843,53 @@ class EdgeCore:
         cost : TaskCost
             Cost of the dispatched task, fields of shape (M,).
         """
+        new_loads, balance, cost, _ = self._transition(
+            loads, key_balance_bits, task_load, task_key_bits, qber, key_rate_bps, decay, actions
+        )
+        return new_loads, balance, cost
+
+    def _transition(
+        self,
+        loads: NDArray[np.float64],
+        key_balance_bits: NDArray[np.float64],
+        task_load: NDArray[np.float64],
+        task_key_bits: NDArray[np.float64],
+        qber: NDArray[np.float64],
+        key_rate_bps: NDArray[np.float64],
+        decay: NDArray[np.float64],
+        actions: NDArray[np.integer[Any]],
+    ) -> tuple[NDArray[np.float64], NDArray[np.float64], TaskCost, NDArray[np.float64]]:
+        """:meth:`transition`, also returning the key generated in the slot (in bits)."""
         cfg = self.config
-        m = np.arange(loads.shape[0])
+        m, n = loads.shape
+        # Flat index of (row, chosen node) into C-ordered (M, N) arrays: one gather per array.
+        rows = self._rows if m == self.batch_size else np.arange(m) * n
+        chosen = rows + actions
+
+        def pick(x: NDArray[np.float64]) -> NDArray[np.float64]:
+            return np.ravel(x).take(chosen) if x.flags.c_contiguous else x[np.arange(m), actions]
+
         cost = task_cost(
             cfg,
-            loads[m, actions],
-            self.capacity[actions],
+            pick(loads),
+            self.capacity.take(actions),
             task_load,
-            key_balance_bits[m, actions],
+            pick(key_balance_bits),
             task_key_bits,
-            qber[m, actions],
-            key_rate_bps[m, actions],
+            pick(qber),
+            pick(key_rate_bps),
         )
-        balance = key_balance_bits + key_rate_bps * cfg.slot_s
-        balance[m, actions] -= task_key_bits
+        generated = key_rate_bps * cfg.slot_s
+        balance = np.empty((m, n))
+        np.add(key_balance_bits, generated, out=balance)
+        flat = balance.reshape(-1)  # a view: balance is C-ordered
+        flat[chosen] -= task_key_bits
         np.minimum(balance, cfg.key_buffer_bits, out=balance)
-        new_loads = loads.copy()
-        new_loads[m, actions] += task_load
+        new_loads = np.array(loads, dtype=np.float64, order="C")
+        flat = new_loads.reshape(-1)
+        flat[chosen] += task_load
         new_loads *= 1.0 - decay
-        return new_loads, balance, cost
+        return new_loads, balance, cost, generated
 
     def step(
         self, actions: ArrayLike
@@ -801,33 +926,46 @@ class EdgeCore:
         """
         s = self._require_state()
         a = self._check_actions(actions)
-        if np.any(s.t >= self.config.horizon):
+        cfg = self.config
+        t = s.t
+        t_now = self._shared_t(t)
+        if (t_now is not None and t_now >= cfg.horizon) or (
+            t_now is None and np.any(t >= cfg.horizon)
+        ):
             raise RuntimeError("The episode has reached its horizon; call reset() first.")
-        b, t = self._b, s.t
-        qber = s.qber[b, t + 1]
-        rate = s.key_rate_bps[b, t + 1]
-        task = s.task_loads[b, t]
-        demand = s.task_key_bits[b, t]
-        s.loads, s.key_balance_bits, cost = self.transition(
-            s.loads, s.key_balance_bits, task, demand, qber, rate, s.decay[b, t], a
+        if t_now is not None:  # every copy at the same step: plain slices, no gathers
+            task = s.task_loads[:, t_now].copy()
+            demand = s.task_key_bits[:, t_now].copy()
+            decay = s.decay[:, t_now]
+            self._fill_channel(t_now + 1, t_now + 1)
+            assert self._qber is not None and self._rate is not None
+            qber, rate = self._qber[t_now + 1].copy(), self._rate[t_now + 1].copy()
+        else:
+            b = self._b
+            task = s.task_loads[b, t]
+            demand = s.task_key_bits[b, t]
+            decay = s.decay[b, t]
+            qber, rate = self._slot_channel(t + 1)
+        s.loads, s.key_balance_bits, cost, generated = self._transition(
+            s.loads, s.key_balance_bits, task, demand, qber, rate, decay, a
         )
         s.ber = qber
         s.t = t + 1
-        truncated = s.t >= self.config.horizon
+        truncated = s.t >= cfg.horizon
         info = {
             "latency_ms": cost.latency_ms,
             "key_wait_ms": cost.key_wait_ms,
             "retx_ms": cost.retx_ms,
             "load_ratio": cost.load_ratio,
             "overload": cost.overload,
-            "overload_penalty": self.config.overload_penalty * cost.overload,
+            "overload_penalty": cfg.overload_penalty * cost.overload,
             "task_load": task,
             "task_key_bits": demand,
             "qber": qber,
             "secure_key_rate_bps": rate,
-            "key_generated_bits": rate * self.config.slot_s,
+            "key_generated_bits": generated,
         }
-        return self._observe(), cost.reward, truncated, info
+        return self._observe(None if t_now is None else t_now + 1), cost.reward, truncated, info
 
     def _check_actions(self, actions: ArrayLike) -> NDArray[np.int64]:
         a = np.asarray(actions)
@@ -862,8 +1000,11 @@ class EdgeCore:
 
     def set_state(self, state: EdgeState) -> None:
         """Replace the state with a deep copy of ``state`` (same B and N)."""
-        if state.loads.shape != (self.batch_size, self.n_nodes) or state.qber.shape[1] != (
-            self.config.horizon + 1
+        n_blocks = -(-(self.config.horizon + 1) // self.config.coherence_steps)
+        if (
+            state.loads.shape != (self.batch_size, self.n_nodes)
+            or state.task_loads.shape[1:] != (self.config.horizon,)
+            or state.fading_gain.shape[1:] != (n_blocks, self.n_nodes)
         ):
             raise InvalidParameterError(
                 f"The 'state' parameter of EdgeCore.set_state must hold arrays for "
@@ -871,12 +1012,17 @@ class EdgeCore:
                 f"Got loads of shape {state.loads.shape} instead."
             )
         self._state = state.copy()
+        self._clear_channel()
 
     def clone(self) -> EdgeCore:
         """An independent core with the same config and a deep copy of the state."""
         other = EdgeCore(self.config, self.batch_size)
         if self._state is not None:
             other._state = self._state.copy()
+            other._clear_channel()
+            if self._qber is not None and self._rate is not None:  # keep what is computed
+                other._qber, other._rate = self._qber.copy(), self._rate.copy()
+                other._chunk_done = self._chunk_done.copy()
         return other
 
     @property
@@ -921,7 +1067,8 @@ class EdgeCore:
 
         This is information the agent does not have: the future tasks and the QBER and key
         rate of the coming slots (including the current one, which the agent never sees
-        before acting).
+        before acting). QBER and key rate not yet known are computed now from the pre-drawn
+        fading gains, with the numbers the slots will have when played.
 
         Parameters
         ----------
@@ -945,14 +1092,35 @@ class EdgeCore:
         idx = np.minimum(steps, horizon - 1)
         b = self._b[:, None]
         mask = valid[..., None]
+        qber, rate = self._slot_channel(idx + 1)  # computed now if not yet known
         return EdgeLookahead(
             task_load=np.where(valid, s.task_loads[b, idx], 0.0),
             task_key_bits=np.where(valid, s.task_key_bits[b, idx], 0.0),
-            qber=np.where(mask, s.qber[b, idx + 1], 0.0),
-            key_rate_bps=np.where(mask, s.key_rate_bps[b, idx + 1], 0.0),
+            qber=np.where(mask, qber, 0.0),
+            key_rate_bps=np.where(mask, rate, 0.0),
             decay=np.where(mask, s.decay[b, idx], 0.0),
             valid=valid,
         )
+
+    def episode_channel(self) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+        """QBER and secure key rate of every link in every slot of the current episode.
+
+        Computed on demand from the pre-drawn fading gains (for analysis and tests; the core
+        itself computes only the slots it plays or peeks at, with the same numbers). This
+        includes future slots, which the agent never sees.
+
+        Returns
+        -------
+        qber : ndarray of shape (B, T + 1, N)
+            Link QBER per slot; slot 0 is the warm-up slot before the first task, slot
+            ``t + 1`` is the slot of step ``t``.
+        key_rate_bps : ndarray of shape (B, T + 1, N)
+            Secure key rate per slot (in bit/s), from ``qber`` and the key model.
+        """
+        self._require_state()
+        self._fill_channel(0, self.config.horizon)
+        assert self._qber is not None and self._rate is not None
+        return self._qber.transpose(1, 0, 2).copy(), self._rate.transpose(1, 0, 2).copy()
 
     def channel_quadrature(
         self, n_points: int = 32
