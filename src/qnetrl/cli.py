@@ -1,4 +1,4 @@
-"""The ``qnetrl`` command line: ``demo``, ``physics key-rate``, ``physics ber``, ``reproduce edge``.
+"""The ``qnetrl`` command line: ``demo``, ``physics``, ``reproduce edge`` / ``resilience``.
 
 Each study adds a ``reproduce`` subcommand as it lands. Bad arguments exit with status 2 and a
 message naming the option and its allowed range.
@@ -199,6 +199,138 @@ def reproduce_edge(
     run_edge_study(cfg, run_dir, console=console)
 
 
+@reproduce_app.command("resilience")
+def reproduce_resilience(
+    quick: Annotated[
+        bool, typer.Option("--quick", help="Small preset: 2 seeds, short training (< 3 min).")
+    ] = False,
+    seeds: Annotated[
+        int | None,
+        typer.Option(min=1, max=1000, help="Seeds per configuration (default 10; 2 with --quick)."),
+    ] = None,
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            help=(
+                "Run directory, used as given; an unfinished run of the same config there is "
+                "resumed. Default: a new runs/resilience/<timestamp>-<seed0>/."
+            )
+        ),
+    ] = None,
+    config: Annotated[
+        Path | None,
+        typer.Option(
+            "--config", help="YAML file of ResilienceStudyConfig fields (not with --quick)."
+        ),
+    ] = None,
+    set_: Annotated[
+        list[str] | None,
+        typer.Option("--set", help="Override a config field, e.g. --set agent.lr=5e-4."),
+    ] = None,
+    force: Annotated[
+        bool, typer.Option("--force", help="Overwrite a finished run in --out.")
+    ] = False,
+    root: Annotated[Path, typer.Option(hidden=True, help="Parent of new run directories.")] = Path(
+        "runs"
+    ),
+) -> None:
+    """The resilience study: baseline, ABFT, DRA and ABFT + DRA under Byzantine nodes."""
+    from qnetrl.experiments.resilience_study import (
+        ResilienceStudyConfig,
+        prepare_run_dir,
+        run_resilience_study,
+    )
+
+    try:
+        if quick and config is not None:
+            raise InvalidParameterError(
+                "The '--quick' and '--config' options cannot be combined; use --set overrides."
+            )
+        if config is not None:
+            cfg = ResilienceStudyConfig.from_yaml(config)
+        else:
+            cfg = ResilienceStudyConfig.quick() if quick else ResilienceStudyConfig()
+        overrides = _parse_sets(set_ or [])
+        if seeds is not None:
+            overrides["seeds"] = seeds
+        if overrides:
+            cfg = cfg.with_overrides(overrides)
+        run_dir = prepare_run_dir(cfg, out, root=root, force=force)
+    except InvalidParameterError as exc:
+        raise _fail(exc) from None
+    run_resilience_study(cfg, run_dir, console=console)
+
+
+@reproduce_app.command("entanglement")
+def reproduce_entanglement(
+    quick: Annotated[
+        bool,
+        typer.Option("--quick", help="Small preset: 20-node mesh, 3 seeds (~2-3 min on 2 cores)."),
+    ] = False,
+    seeds: Annotated[
+        int | None,
+        typer.Option(
+            min=1, max=1000, help="Seeds (training runs) per method (default 10; 3 with --quick)."
+        ),
+    ] = None,
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            help=(
+                "Run directory, used as given; an unfinished run of the same config there is "
+                "resumed, a finished one is never overwritten without --force. Default: a new "
+                "runs/entanglement/<timestamp>-<seed0>/."
+            )
+        ),
+    ] = None,
+    workers: Annotated[
+        int | None,
+        typer.Option(min=1, max=64, help="Processes running units in parallel (default 2)."),
+    ] = None,
+    config: Annotated[
+        Path | None,
+        typer.Option(
+            "--config", help="YAML file of EntanglementStudyConfig fields (not with --quick)."
+        ),
+    ] = None,
+    set_: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--set", help="Override a config field, e.g. --set env.n_nodes=50 (repeatable)."
+        ),
+    ] = None,
+    force: Annotated[
+        bool, typer.Option("--force", help="Overwrite a finished run in --out.")
+    ] = False,
+    root: Annotated[Path, typer.Option(hidden=True, help="Parent of new run directories.")] = Path(
+        "runs"
+    ),
+) -> None:
+    """The DPEM entanglement study: forecast + PPO + DP-FedAvg, ablations and allocators."""
+    from qnetrl.experiments import entanglement_study as es
+
+    try:
+        if quick and config is not None:
+            raise InvalidParameterError(
+                "The '--quick' and '--config' options cannot be combined; use --set overrides."
+            )
+        if config is not None:
+            cfg = es.EntanglementStudyConfig.from_yaml(config)
+        else:
+            cfg = es.EntanglementStudyConfig.quick() if quick else es.EntanglementStudyConfig()
+        overrides = _parse_sets(set_ or [])
+        if seeds is not None:
+            overrides["seeds"] = seeds
+        if workers is not None:
+            overrides["workers"] = workers
+        if overrides:
+            cfg = cfg.with_overrides(overrides)
+        run_dir = es.prepare_run_dir(cfg, out, root=root, force=force)
+    except InvalidParameterError as exc:
+        raise _fail(exc) from None
+    es.run_entanglement_study(cfg, run_dir, console=console)
+
+
 def _finite_or_none(summary: dict[str, float]) -> dict[str, float | None]:
     """Summary for JSON: undefined (NaN) metrics become null."""
     return {k: (None if v != v else v) for k, v in summary.items()}
@@ -341,6 +473,13 @@ def demo(
     skip_studies: Annotated[
         bool, typer.Option("--skip-studies", hidden=True, help="Physics summary only.")
     ] = False,
+    skip_resilience: Annotated[
+        bool, typer.Option("--skip-resilience", hidden=True, help="Leave out the resilience study.")
+    ] = False,
+    skip_entanglement: Annotated[
+        bool,
+        typer.Option("--skip-entanglement", hidden=True, help="Leave out the DPEM study."),
+    ] = False,
 ) -> None:
     """The main job: the physics summary, then each study in quick mode (edge: 1-2 min)."""
     import numpy as np
@@ -356,6 +495,10 @@ def demo(
     from qnetrl.experiments.tables import print_table
 
     sections = ["physics"] if skip_studies else ["physics", "edge"]
+    if not (skip_studies or skip_entanglement):
+        sections.append("entanglement")
+    if not (skip_studies or skip_resilience):
+        sections.append("resilience")
     run_dir = create_run_dir("demo", 0, {"study": "demo", "sections": sections}, root=out)
     summary = physics_summary()
     print_table(
@@ -379,6 +522,20 @@ def demo(
 
         edge_cfg = EdgeStudyConfig.quick()
         run_edge_study(edge_cfg, prepare_run_dir(edge_cfg, run_dir / "edge"), console=console)
+    if "entanglement" in sections:
+        from qnetrl.experiments import entanglement_study as es
+
+        ent_cfg = es.EntanglementStudyConfig.quick()
+        es.run_entanglement_study(
+            ent_cfg, es.prepare_run_dir(ent_cfg, run_dir / "entanglement"), console=console
+        )
+    if "resilience" in sections:
+        from qnetrl.experiments import resilience_study as rs
+
+        res_cfg = rs.ResilienceStudyConfig.quick()
+        rs.run_resilience_study(
+            res_cfg, rs.prepare_run_dir(res_cfg, run_dir / "resilience"), console=console
+        )
     from qnetrl.experiments.report import write_report
 
     report = write_report(run_dir)

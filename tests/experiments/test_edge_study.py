@@ -301,7 +301,11 @@ def test_demo_runs_the_quick_edge_study_into_its_run_dir(
     monkeypatch.setattr(
         EdgeStudyConfig, "quick", classmethod(lambda cls: tiny_config(make_plots=False))
     )
-    result = CliRunner().invoke(app, ["demo", "--out", str(tmp_path)])
+    # The other studies' demo wiring is tested in their own files.
+    result = CliRunner().invoke(
+        app,
+        ["demo", "--out", str(tmp_path), "--skip-entanglement", "--skip-resilience"],
+    )
     assert result.exit_code == 0, result.output
     assert "physics summary" in result.output and "publication claims" in result.output
     (run_dir,) = (tmp_path / "demo").iterdir()

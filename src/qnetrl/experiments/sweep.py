@@ -499,6 +499,19 @@ register_study(
     validate="qnetrl.experiments.sweep:_validate_edge",
     description="QKD-secured edge scheduling: DDQN vs DQN, heuristics, oracle (seed -> seed0).",
 )
+register_study(
+    "resilience",
+    "qnetrl.experiments.resilience_study:run_resilience_sweep",
+    validate="qnetrl.experiments.resilience_study:validate_config",
+    description="ABFT + DRA under Byzantine nodes and fluctuations (seed -> seed0).",
+)
+register_study(
+    "entanglement",
+    "qnetrl.experiments.entanglement_study:run_entanglement_sweep",
+    validate="qnetrl.experiments.entanglement_study:validate_config",
+    description="DPEM entanglement allocation: forecast + PPO + DP-FedAvg vs allocators "
+    "(seed -> seed0).",
+)
 
 
 # --------------------------------------------------------------------------------------------

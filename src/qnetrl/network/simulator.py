@@ -17,7 +17,11 @@ With ``byte_level`` every served request runs the real byte-level relay
 corruption pattern, and compares the result with the key sent; otherwise the outcome comes
 from the Reed-Solomon decoding bound, which the byte-level runs cross-check request by
 request. :func:`simulate` runs a whole configuration and returns a
-:class:`~qnetrl.network.metrics.SimResult`.
+:class:`~qnetrl.network.metrics.SimResult`. A controller (a resource-allocation agent, a trust
+layer) steers the network through :class:`SlotControls` given to
+:meth:`NetworkSimulator.step`: per-link source intensity and protocol, per-node routing
+penalties, per-path routing penalties and the nodes whose reports the control plane ignores;
+without controls a slot runs exactly as before.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ import functools
 import math
 import os
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final, Literal, NamedTuple
 
@@ -34,32 +39,43 @@ import numpy as np
 from numpy.typing import NDArray
 from pydantic import Field, field_validator, model_validator
 
-from qnetrl._validation import InvalidParameterError
+from qnetrl._validation import InvalidParameterError, check_range
 from qnetrl.config import ConfigBase
 from qnetrl.network.authentication import AUTH_KEY_BYTES, TAG_BYTES
 from qnetrl.network.demand import DemandConfig, build_demand
 from qnetrl.network.faults import Behaviour, FaultScenarioConfig, sample_faults
 from qnetrl.network.fluctuations import FluctuationConfig, LinkConditions, LinkFluctuations
-from qnetrl.network.link_model import LinkModelConfig, LinkSlot, link_key_bits, link_table
+from qnetrl.network.link_model import (
+    PROTOCOL_MDI,
+    LinkModelConfig,
+    LinkSlot,
+    link_key_bits,
+    link_table,
+)
 from qnetrl.network.metrics import Outcome, SimResult
 from qnetrl.network.otp import relay_hop_by_hop
-from qnetrl.network.routing import build_path_table, select_paths
+from qnetrl.network.routing import PathChoice, build_path_table, select_paths
 from qnetrl.network.secret_sharing import receive_multipath, send_multipath
 from qnetrl.network.topology import Topology, by_name
 from qnetrl.network.topology_io import load_graphml, load_json
 from qnetrl.physics.qkd import bb84_qber_threshold
 
 __all__ = [
+    "MDI_LINK_MODES",
     "RANDOM_TOPOLOGIES",
     "ROUTING_MODES",
+    "Deliveries",
     "NetworkSimConfig",
     "NetworkSimulator",
+    "SlotControls",
     "build_topology",
     "simulate",
 ]
 
 #: Routing modes of :class:`NetworkSimConfig`.
 ROUTING_MODES: Final[tuple[str, ...]] = ("single", "multipath")
+#: Values of :attr:`NetworkSimConfig.mdi_links`.
+MDI_LINK_MODES: Final[tuple[str, ...]] = ("topology", "all", "none")
 #: Registry topologies whose builder draws from a generator (given ``topology_seed``).
 RANDOM_TOPOLOGIES: Final[tuple[str, ...]] = ("waxman", "geometric")
 #: Largest number of links for which per-link pool time series are kept.
@@ -186,6 +202,14 @@ class NetworkSimConfig(ConfigBase):
         description=(
             "Links whose reported QBER is above this are not used for relaying (default: the "
             "BB84 threshold, about 0.110)."
+        ),
+    )
+    mdi_links: Literal["topology", "all", "none"] = Field(
+        "topology",
+        description=(
+            "Links a controller may switch to MDI-QKD (SlotControls.protocol): 'topology' (links "
+            "the topology marks 'mdi-qkd', which have an untrusted midpoint station), 'all' or "
+            "'none'. Any link may run decoy BB84. Without controls links run their own protocol."
         ),
     )
     byte_level: bool = Field(
@@ -325,8 +349,112 @@ def _mask_byte_pmf(p: float) -> NDArray[np.float64]:
 
 
 # ---------------------------------------------------------------------------------------------
+# Controls and per-slot records
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class SlotControls:
+    """What a controller sets for one slot of B copies; every field is optional.
+
+    Give the same object to consecutive :meth:`NetworkSimulator.step` calls while the choice
+    holds (the simulator then reuses its checks and cached link key), and do not modify its
+    arrays after handing them over.
+
+    Attributes
+    ----------
+    intensity_index : array_like of int, broadcastable to (B, L), or None
+        Index into ``config.link.intensity_levels`` of each link's signal intensity
+        (None: ``config.link.default_intensity_index``).
+    protocol : array_like of int, broadcastable to (B, L), or None
+        Protocol code of each link, :data:`~qnetrl.network.link_model.PROTOCOL_DECOY` (0) or
+        :data:`~qnetrl.network.link_model.PROTOCOL_MDI` (1); MDI only on the links of
+        :attr:`NetworkSimulator.mdi_allowed` (None: each link's topology protocol).
+    node_penalty : array_like, broadcastable to (B, N), or None
+        Extra routing cost of relaying through each node (dimensionless, in [0, inf]; ``inf``
+        forbids the node), added to the simulator's own (``inf`` at crashed relays); see
+        :func:`~qnetrl.network.routing.select_paths`.
+    path_penalty : array_like, broadcastable to (B, P, k), or None
+        Extra routing cost of each candidate path of each demand pair (dimensionless, in
+        [0, inf]; ``inf`` forbids the path): a per-pair path preference.
+    discounted : array_like of bool, broadcastable to (B, N), or None
+        Nodes whose QBER and key-pool reports the control plane ignores (e.g. nodes a trust
+        layer found lying). A link's report then comes from its other endpoint; when both
+        endpoints are discounted, both reports count as without controls.
+    """
+
+    intensity_index: Any = None
+    protocol: Any = None
+    node_penalty: Any = None
+    path_penalty: Any = None
+    discounted: Any = None
+
+
+class Deliveries(NamedTuple):
+    """Requests served in one slot, one row per request (S rows), for a trust layer.
+
+    ``copy``, ``pair``, ``outcome``, ``key_bits`` (S,): copy, pair index, :class:`Outcome`
+    code and key size (in bits); ``nodes`` (S, n, H + 1) and ``hops`` (S, n): the node
+    sequence (padded with -1) and length of each of the request's ``n`` paths; ``share_ok``
+    (S, n): the share (single path: the key) reached the receiver by the deadline without a
+    corrupted byte.
+    """
+
+    copy: NDArray[np.int64]
+    pair: NDArray[np.int64]
+    outcome: NDArray[np.int64]
+    key_bits: NDArray[np.int64]
+    nodes: NDArray[np.int64]
+    hops: NDArray[np.int64]
+    share_ok: NDArray[np.bool_]
+
+
+# ---------------------------------------------------------------------------------------------
 # Simulator
 # ---------------------------------------------------------------------------------------------
+
+
+def _broadcast(name: str, arr: NDArray[Any], shape: tuple[int, ...]) -> NDArray[Any]:
+    """``arr`` broadcast to ``shape``, or an error naming the SlotControls field."""
+    try:
+        return np.broadcast_to(arr, shape)
+    except ValueError:
+        raise InvalidParameterError(
+            f"The {name!r} field of SlotControls must broadcast to shape {shape!r}. "
+            f"Got shape {arr.shape!r} instead."
+        ) from None
+
+
+def _rerank(
+    ranked: PathChoice, path_penalty: NDArray[np.float64], pair: NDArray[np.int64], n: int
+) -> PathChoice:
+    """The ``n`` cheapest of all ranked candidates once each path's penalty is added.
+
+    ``ranked`` holds every candidate of each request (B, Q, k) in cost order; ties keep that
+    order (shorter candidate first), as in :func:`~qnetrl.network.routing.select_paths`.
+    """
+    b = pair.shape[0]
+    copy = np.arange(b).reshape((b,) + (1,) * (pair.ndim - 1) + (1,))
+    extra = path_penalty[copy, pair[..., None], np.maximum(ranked.path, 0)]
+    cost = np.where(ranked.valid, ranked.cost + extra, math.inf)
+    order = np.argsort(cost, axis=-1, kind="stable")[..., :n]
+    chosen = np.take_along_axis(cost, order, axis=-1)
+    ok = np.isfinite(chosen)
+
+    def take(a: NDArray[Any]) -> NDArray[Any]:
+        return np.take_along_axis(a, order, axis=-1)
+
+    links = np.take_along_axis(ranked.links, order[..., None], axis=-2)
+    nodes = np.take_along_axis(ranked.nodes, order[..., None], axis=-2)
+    return PathChoice(
+        path=np.where(ok, take(ranked.path), -1),
+        valid=ok,
+        cost=chosen,
+        capacity=np.where(ok, take(ranked.capacity), 0.0),
+        hops=np.where(ok, take(ranked.hops), 0),
+        links=np.where(ok[..., None], links, -1),
+        nodes=np.where(ok[..., None], nodes, -1),
+    )
 
 
 class _SlotView(NamedTuple):
@@ -382,6 +510,10 @@ class NetworkSimulator:
     queue_valid : ndarray of shape (B, Q), dtype bool
         Occupied queue entries; the others ``queue_*`` arrays (``pair``, ``bits``,
         ``arrival``, ``deadline``, int64) describe the waiting requests, oldest first.
+    mdi_allowed : ndarray of shape (L,), dtype bool
+        Links that :class:`SlotControls` may switch to MDI-QKD (``config.mdi_links``).
+    last_deliveries : Deliveries or None
+        Requests served in the last simulated slot (None if none were).
 
     Notes
     -----
@@ -403,6 +535,11 @@ class NetworkSimulator:
        *true* pools, on every hop of every path, all or nothing, as in
        :func:`~qnetrl.network.routing.trusted_relay_consume`, so a misled choice or a pool
        emptied by an older request leaves the request waiting;
+    With :class:`SlotControls` the controller's intensities and protocols replace the defaults
+    in step 1, its discounted nodes' reports are ignored in step 4 (a link's report comes
+    from its other endpoint), and its node and path penalties are added to the routing cost
+    of step 4 (the ``n`` cheapest candidates under cost plus path penalty are chosen).
+
     5. what the relays on the chosen paths do decides the outcome (:class:`Outcome`):
 
        - DROP: the key (single path) or share is lost; DELAY: it arrives ``delay_slots``
@@ -490,7 +627,19 @@ class NetworkSimulator:
             nominal_efficiency=self.table.detector_efficiency,
         )
         self._conditions: LinkConditions = self._fluct.reset(self._rng_fluct)
+        self._cond_slot = 0  # slot the conditions in self._conditions belong to
         self._static_key: LinkSlot | None = None
+        self._ctl_key: tuple[SlotControls, LinkSlot] | None = None  # static key under controls
+        mode = cfg.mdi_links
+        own_mdi = np.asarray(self.table.protocol) == PROTOCOL_MDI
+        self.mdi_allowed = np.full(n_links, mode == "all") | (own_mdi & (mode == "topology"))
+        self.mdi_allowed.flags.writeable = False
+        self._controls: SlotControls | None = None
+        self._checked: tuple[SlotControls, SlotControls] | None = None  # (given, normalised)
+        self.last_deliveries: Deliveries | None = None
+        self._last_key: LinkSlot | None = None
+        self._last_conditions: LinkConditions | None = None
+        self._last_reported: NDArray[np.float64] | None = None
 
         n_pairs = pairs.shape[0]
         q = cfg.max_queue
@@ -509,6 +658,7 @@ class NetworkSimulator:
         self._t = cfg.threshold if self._multi else 1
         self._view: _SlotView | None = None
         self._view_codes: NDArray[np.int64] | None = None
+        self._view_ctl: SlotControls | None = None
 
         # counters
         self._initial_pools = self.pools.copy()
@@ -541,9 +691,30 @@ class NetworkSimulator:
     # one slot
     # -----------------------------------------------------------------------------------------
 
+    def _advance_conditions(self) -> None:
+        """Draw the link conditions of the current slot, once (none when nothing fluctuates)."""
+        if self.config.fluctuations.enabled and self._cond_slot < self.slot:
+            self._conditions = self._fluct.step(self._rng_fluct)
+            self._cond_slot = self.slot
+
     def _link_slot(self) -> LinkSlot:
         """This slot's link key (cached when nothing fluctuates)."""
+        ctl = self._controls
+        choice = ctl is not None and (ctl.intensity_index is not None or ctl.protocol is not None)
         if not self.config.fluctuations.enabled:
+            if choice:
+                assert ctl is not None
+                if self._ctl_key is None or self._ctl_key[0] is not ctl:
+                    key = link_key_bits(
+                        self.table,
+                        self.config.link,
+                        self._conditions,
+                        intensity_index=ctl.intensity_index,
+                        protocol=ctl.protocol,
+                        batch_size=self.config.batch_size,
+                    )
+                    self._ctl_key = (ctl, key)
+                return self._ctl_key[1]
             if self._static_key is None:
                 self._static_key = link_key_bits(
                     self.table,
@@ -552,8 +723,17 @@ class NetworkSimulator:
                     batch_size=self.config.batch_size,
                 )
             return self._static_key
-        if self.slot > 0:
-            self._conditions = self._fluct.step(self._rng_fluct)
+        self._advance_conditions()
+        if choice:
+            assert ctl is not None
+            return link_key_bits(
+                self.table,
+                self.config.link,
+                self._conditions,
+                intensity_index=ctl.intensity_index,
+                protocol=ctl.protocol,
+                batch_size=self.config.batch_size,
+            )
         return link_key_bits(
             self.table, self.config.link, self._conditions, batch_size=self.config.batch_size
         )
@@ -566,7 +746,8 @@ class NetworkSimulator:
         """
         cfg = self.config
         static = not cfg.fluctuations.enabled
-        if static and self._view is not None:
+        ctl = self._controls
+        if static and self._view is not None and self._view_ctl is ctl:
             prev = self._view_codes
             if (codes is None and prev is None) or (
                 codes is not None and prev is not None and np.array_equal(codes, prev)
@@ -577,18 +758,15 @@ class NetworkSimulator:
         bits, qber = key.key_bits, key.qber
         reported = qber
         scale = penalty = up = None
+        disc = None if ctl is None else ctl.discounted
         if codes is not None:
             down = (codes & _CRASH) != 0
             bits = np.where(down[:, table.u] | down[:, table.v], 0.0, bits)
             liar = (codes & _FALSE_QBER) != 0
-            reported = np.where(
-                liar[:, table.u] | liar[:, table.v], cfg.faults.false_qber_value, qber
-            )
+            reported = np.where(self._believed(liar, disc), cfg.faults.false_qber_value, qber)
             pool_liar = (codes & _FALSE_POOL) != 0
             if pool_liar.any():
-                scale = np.where(
-                    pool_liar[:, table.u] | pool_liar[:, table.v], cfg.faults.false_pool_factor, 1.0
-                )
+                scale = np.where(self._believed(pool_liar, disc), cfg.faults.false_pool_factor, 1.0)
             if down.any():
                 penalty, up = np.where(down, math.inf, 0.0), ~down
         report_ok = reported <= cfg.max_reported_qber
@@ -608,7 +786,26 @@ class NetworkSimulator:
         )
         self._view = view
         self._view_codes = None if codes is None else codes.copy()
+        self._view_ctl = ctl
+        self._last_key = key
+        self._last_reported = reported
         return view
+
+    def _believed(
+        self, liar: NDArray[np.bool_], discounted: NDArray[np.bool_] | None
+    ) -> NDArray[np.bool_]:
+        """(B, L): links whose false report (by a ``liar`` endpoint) the control plane uses.
+
+        Without discounted nodes a link's report is false if either endpoint lies. A
+        discounted endpoint's report is ignored, unless both endpoints are discounted.
+        """
+        t = self.table
+        lu, lv = liar[:, t.u], liar[:, t.v]
+        if discounted is None:
+            return lu | lv
+        du, dv = discounted[:, t.u], discounted[:, t.v]
+        both = du & dv
+        return (lu & (~du | both)) | (lv & (~dv | both))
 
     def _generate(self, codes: NDArray[np.int64] | None) -> None:
         """Add this slot's key to the pools (whole bits; overflow wasted) and count QBER."""
@@ -692,14 +889,28 @@ class NetworkSimulator:
             if not valid.any():
                 return
         view = self.pools if scale is None else self.pools * scale
-        choice = select_paths(
-            view,
-            self.paths,
-            pair_all,
-            n=cfg.paths_per_request,
-            node_penalty=penalty,
-            min_capacity=np.where(valid, bits_all, 0.0),
-        )
+        ctl = self._controls
+        if ctl is not None and ctl.node_penalty is not None:
+            penalty = ctl.node_penalty if penalty is None else penalty + ctl.node_penalty
+        if ctl is None or ctl.path_penalty is None:
+            choice = select_paths(
+                view,
+                self.paths,
+                pair_all,
+                n=cfg.paths_per_request,
+                node_penalty=penalty,
+                min_capacity=np.where(valid, bits_all, 0.0),
+            )
+        else:
+            ranked = select_paths(
+                view,
+                self.paths,
+                pair_all,
+                n=self.paths.k,
+                node_penalty=penalty,
+                min_capacity=np.where(valid, bits_all, 0.0),
+            )
+            choice = _rerank(ranked, ctl.path_penalty, pair_all, cfg.paths_per_request)
         live = valid & choice.valid.all(axis=-1)
         if not live.any():
             return
@@ -781,6 +992,7 @@ class NetworkSimulator:
         hit_rows = np.flatnonzero(((p_byte > 0) & received).any(axis=-1))
         fmax = np.zeros(n_rows, dtype=np.int64)  # most corrupted shares in one byte
         flipped = np.zeros(n_rows, dtype=np.int64)  # shares (or keys) with a corrupted byte
+        share_bad = np.zeros((n_rows, n_req), dtype=bool)  # received with a corrupted byte
         corrupt: dict[int, NDArray[np.bool_]] = {}
         if hit_rows.size:
             chunk = max(1, _MAX_DRAWS // (n_req * int(n_bytes[hit_rows].max())))
@@ -792,7 +1004,8 @@ class NetworkSimulator:
                 pattern &= np.arange(width) < n_bytes[rr, None, None]
                 pattern &= received[rr, :, None]
                 fmax[rr] = pattern.sum(axis=1).max(axis=-1)
-                flipped[rr] = pattern.any(axis=-1).sum(axis=-1)
+                share_bad[rr] = pattern.any(axis=-1)
+                flipped[rr] = share_bad[rr].sum(axis=-1)
                 if cfg.byte_level:  # the byte-level loop needs each request's pattern
                     for i, r in enumerate(rr.tolist()):
                         corrupt[r] = pattern[i, :, : n_bytes[r]]
@@ -820,6 +1033,15 @@ class NetworkSimulator:
             self._mismatches += int((truth != outcome).sum())
             outcome = truth
 
+        self.last_deliveries = Deliveries(
+            copy=rows,
+            pair=pair,
+            outcome=outcome,
+            key_bits=key_bits,
+            nodes=nodes,
+            hops=hops,
+            share_ok=received & ~share_bad,
+        )
         exposed = leaked.sum(axis=-1) >= self._t
         correct = (outcome == Outcome.OK) | (outcome == Outcome.CORRECTED)
         copies = rows
@@ -912,17 +1134,33 @@ class NetworkSimulator:
     # public
     # -----------------------------------------------------------------------------------------
 
-    def step(self) -> None:
-        """Advance every copy by one slot."""
+    def step(self, controls: SlotControls | None = None) -> None:
+        """Advance every copy by one slot.
+
+        Parameters
+        ----------
+        controls : SlotControls or None, optional
+            The controller's choices for this slot (default None: the uncontrolled network,
+            exactly as before controls existed).
+
+        Raises
+        ------
+        InvalidParameterError
+            If every slot was simulated already, or a control has the wrong shape or range
+            (the message names the field).
+        """
         if self.slot >= self.config.slots:
             raise InvalidParameterError(
                 f"NetworkSimulator.step: the run has {self.config.slots} slots (the 'slots' "
                 "field of NetworkSimConfig), all simulated already."
             )
+        self._controls = None if controls is None else self._check_controls(controls)
+        self.last_deliveries = None
         codes = None if self._fault_free else self.faults.active_codes(self.slot)
         if codes is not None and not codes.any():
             codes = None
         self._generate(codes)
+        self._last_conditions = self._conditions
         self._enqueue()
         self._expire()
         self._serve(codes)
@@ -933,6 +1171,111 @@ class NetworkSimulator:
         self._pool_sum += pools.sum(axis=0)
         self._pool_full += (pools >= self.capacity_bits).sum(axis=0)
         self.slot += 1
+
+    def upcoming_conditions(self) -> LinkConditions:
+        """Link conditions of the slot the next :meth:`step` simulates (arrays (B, L)).
+
+        Draws them now if they were not drawn yet (the draws are those :meth:`step` would
+        make, so peeking changes no result). This is what an oracle with true channel
+        knowledge sees; an agent sees only :attr:`link_slot` of past slots.
+        """
+        self._advance_conditions()
+        return self._conditions
+
+    @property
+    def link_slot(self) -> LinkSlot | None:
+        """Key, QBER, transmittance, intensity and protocol of every link in the last slot.
+
+        True values (B, L), before crashes and scheduled cuts zero a link's key; None before
+        the first slot.
+        """
+        return self._last_key
+
+    @property
+    def last_conditions(self) -> LinkConditions | None:
+        """Link conditions (arrays (B, L)) of the last simulated slot; None before the first."""
+        return self._last_conditions
+
+    @property
+    def reported_qber(self) -> NDArray[np.float64] | None:
+        """(B, L) QBER of every link as the control plane saw it in the last slot."""
+        return self._last_reported
+
+    def copy_counters(self) -> dict[str, NDArray[Any]]:
+        """Running totals per copy since the start (arrays of shape (B,), outcomes (B, 5)).
+
+        Keys: ``arrived``, ``rejected``, ``expired``, ``exposed`` (requests),
+        ``outcomes`` (requests by :class:`Outcome` code), ``secure_bits``,
+        ``delivered_bits``, ``generated_bits``, ``consumed_bits`` (in bits). Differences of
+        two calls give what happened in between.
+        """
+        return {
+            "arrived": self._arrived.sum(axis=1),
+            "rejected": self._rejected.sum(axis=1),
+            "expired": self._expired.sum(axis=1),
+            "exposed": self._exposed.sum(axis=1),
+            "outcomes": self._outcomes.sum(axis=1),
+            "secure_bits": self._secure.sum(axis=1),
+            "delivered_bits": self._delivered.sum(axis=1),
+            "generated_bits": self._generated.sum(axis=1),
+            "consumed_bits": self._consumed.sum(axis=1),
+        }
+
+    def _check_controls(self, controls: SlotControls) -> SlotControls:
+        """Validate ``controls`` and broadcast its arrays (memoised for the same object)."""
+        if self._checked is not None and self._checked[0] is controls:
+            return self._checked[1]
+        owner = "SlotControls"
+        if not isinstance(controls, SlotControls):
+            raise InvalidParameterError(
+                f"The 'controls' parameter of NetworkSimulator.step must be a SlotControls or "
+                f"None. Got {type(controls).__name__} instead."
+            )
+        b, n_links, n_nodes = self.config.batch_size, self.table.n_links, self.table.n_nodes
+        levels = len(self.config.link.intensity_levels)
+
+        def ints(name: str, value: Any, high: int) -> NDArray[np.int64]:
+            arr = np.asarray(value)
+            if arr.dtype.kind not in "iu" or (arr.size and (arr.min() < 0 or arr.max() > high)):
+                raise InvalidParameterError(
+                    f"The {name!r} field of {owner} must hold integers in the range "
+                    f"[0, {high}]. Got {value!r} instead."
+                )
+            return _broadcast(name, arr.astype(np.int64, copy=False), (b, n_links))
+
+        def floats(name: str, value: Any, shape: tuple[int, ...]) -> NDArray[np.float64]:
+            arr = check_range(name, value, owner=owner, low=0.0, high=math.inf)
+            return _broadcast(name, arr, shape)
+
+        intensity = protocol = node_penalty = path_penalty = discounted = None
+        if controls.intensity_index is not None:
+            intensity = ints("intensity_index", controls.intensity_index, levels - 1)
+        if controls.protocol is not None:
+            protocol = ints("protocol", controls.protocol, PROTOCOL_MDI)
+            bad = (protocol == PROTOCOL_MDI) & ~self.mdi_allowed
+            if bad.any():
+                link = int(np.argwhere(bad)[0, 1])
+                raise InvalidParameterError(
+                    f"The 'protocol' field of {owner} may be {PROTOCOL_MDI} (MDI-QKD) only on "
+                    f"links that allow it (mdi_links={self.config.mdi_links!r}). Got MDI on "
+                    f"link {link} instead."
+                )
+        if controls.node_penalty is not None:
+            node_penalty = floats("node_penalty", controls.node_penalty, (b, n_nodes))
+        if controls.path_penalty is not None:
+            shape = (b, self.paths.n_pairs, self.paths.k)
+            path_penalty = floats("path_penalty", controls.path_penalty, shape)
+        if controls.discounted is not None:
+            arr = np.asarray(controls.discounted)
+            if arr.dtype != np.bool_:
+                raise InvalidParameterError(
+                    f"The 'discounted' field of {owner} must be a boolean array broadcastable to "
+                    f"{(b, n_nodes)!r} (B, N). Got dtype {arr.dtype} instead."
+                )
+            discounted = _broadcast("discounted", arr, (b, n_nodes))
+        checked = SlotControls(intensity, protocol, node_penalty, path_penalty, discounted)
+        self._checked = (controls, checked)
+        return checked
 
     def run(
         self, progress: Callable[[int], None] | None = None, *, every: int | None = None
