@@ -37,6 +37,7 @@ from qnetrl.agents.dqn import DQNConfig
 from qnetrl.config import ConfigBase, ConfigError
 from qnetrl.envs.edge.core import EdgeCore, EdgeEnvConfig, secure_key_rate_bps
 from qnetrl.experiments import stats
+from qnetrl.experiments.progress import UnitProgress
 from qnetrl.experiments.rundir import atomic_write_text, run_metadata, write_json
 
 __all__ = [
@@ -1015,55 +1016,6 @@ class EdgeStudyResult:
     wall_s: float
 
 
-class _Progress:
-    """A rich progress bar over units on a terminal, plain lines otherwise."""
-
-    def __init__(self, console: Console, total: int, enabled: bool) -> None:
-        self.console, self.total, self.enabled = console, total, enabled
-        self.bar: Any = None
-        self.done = 0
-        if enabled and console.is_terminal:
-            from rich.progress import (
-                BarColumn,
-                Progress,
-                TextColumn,
-                TimeElapsedColumn,
-                TimeRemainingColumn,
-            )
-
-            self.bar = Progress(
-                TextColumn("[bold]edge study[/] {task.description}"),
-                BarColumn(),
-                TextColumn("{task.completed:.1f}/{task.total:.0f} units"),
-                TimeElapsedColumn(),
-                TimeRemainingColumn(),
-                console=console,
-                transient=True,
-            )
-            self.task = self.bar.add_task("", total=total)
-            self.bar.start()
-
-    def start(self, label: str) -> None:
-        if self.bar is not None:
-            self.bar.update(self.task, description=label, completed=self.done)
-
-    def partial(self, fraction: float) -> None:
-        if self.bar is not None:
-            self.bar.update(self.task, completed=self.done + min(fraction, 0.999))
-
-    def finish(self, label: str, seconds: float, resumed: bool) -> None:
-        self.done += 1
-        if self.bar is not None:
-            self.bar.update(self.task, completed=self.done)
-        elif self.enabled:
-            how = "resumed from disk" if resumed else f"{seconds:.1f} s"
-            self.console.print(f"[{self.done}/{self.total}] {label}: {how}", highlight=False)
-
-    def stop(self) -> None:
-        if self.bar is not None:
-            self.bar.stop()
-
-
 def _fmt(kind: str, x: float | None) -> str:
     if x is None:
         return "n/a"
@@ -1226,7 +1178,7 @@ def run_edge_study(
     units_dir.mkdir(parents=True, exist_ok=True)
     todo = [(m, i) for m in METHODS for i in range(config.seeds)]
     units: dict[tuple[str, int], dict[str, Any]] = {}
-    bar = _Progress(console, len(todo), show_progress)
+    bar = UnitProgress("edge study", console, len(todo), show_progress)
     resumed = 0
     try:
         for method, index in todo:

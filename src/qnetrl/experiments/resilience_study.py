@@ -42,6 +42,7 @@ from qnetrl.config import ConfigBase, ConfigError
 from qnetrl.envs.resilience.core import ResilienceCore, ResilienceEnvConfig
 from qnetrl.experiments import stats
 from qnetrl.experiments.edge_study import claim_verdict
+from qnetrl.experiments.progress import UnitProgress
 from qnetrl.experiments.rundir import atomic_write_text, run_metadata, write_json
 
 __all__ = [
@@ -1111,19 +1112,6 @@ def _scenario_tables(
     return csv_cols, md
 
 
-class _Progress:
-    """One line per finished unit (plain output; progress bars are the edge study's)."""
-
-    def __init__(self, console: Console, total: int, enabled: bool) -> None:
-        self.console, self.total, self.enabled, self.done = console, total, enabled, 0
-
-    def finish(self, label: str, seconds: float, resumed: bool) -> None:
-        self.done += 1
-        if self.enabled:
-            how = "resumed from disk" if resumed else f"{seconds:.1f} s"
-            self.console.print(f"[{self.done}/{self.total}] {label}: {how}", highlight=False)
-
-
 def run_resilience_study(
     config: ResilienceStudyConfig,
     run_dir: str | Path,
@@ -1162,20 +1150,24 @@ def run_resilience_study(
     units_dir.mkdir(parents=True, exist_ok=True)
     todo = [(m, i) for m in METHODS for i in range(config.seeds)]
     units: dict[tuple[str, int], dict[str, Any]] = {}
-    bar = _Progress(console, len(todo), show_progress)
+    bar = UnitProgress("resilience study", console, len(todo), show_progress)
     resumed = 0
-    for method, index in todo:
-        label = f"{method} seed {config.seed(index)}"
-        path = units_dir / f"{method}-seed{index:03d}.json"
-        if path.exists():
-            units[(method, index)] = json.loads(path.read_text())
-            resumed += 1
-            bar.finish(label, 0.0, resumed=True)
-            continue
-        unit = _clean(_run_unit(config, method, index))
-        write_json(path, unit)
-        units[(method, index)] = unit
-        bar.finish(label, unit["wall_s"], resumed=False)
+    try:
+        for method, index in todo:
+            label = f"{method} seed {config.seed(index)}"
+            path = units_dir / f"{method}-seed{index:03d}.json"
+            if path.exists():
+                units[(method, index)] = json.loads(path.read_text())
+                resumed += 1
+                bar.finish(label, 0.0, resumed=True)
+                continue
+            bar.start(label)
+            unit = _clean(_run_unit(config, method, index))
+            write_json(path, unit)
+            units[(method, index)] = unit
+            bar.finish(label, unit["wall_s"], resumed=False)
+    finally:
+        bar.stop()
 
     rng = np.random.default_rng([config.seed0, 20_250_505])
     scen: dict[str, dict[str, dict[str, Any]]] = {}
