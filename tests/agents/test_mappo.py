@@ -21,6 +21,7 @@ from qnetrl.agents.mappo import (
     MAPPOAgent,
     MAPPOConfig,
     ParallelEnvBatch,
+    SigmoidTanh,
     StackedLinear,
     StackedMLP,
     clip_grad_norm_per_agent_,
@@ -229,6 +230,19 @@ def test_stacked_mlp_equals_separate_networks_and_gradients_match():
                 layer.weight.grad[a], lin.weight.grad.T, rtol=1e-5, atol=1e-7
             )
             torch.testing.assert_close(layer.bias.grad[a], lin.bias.grad, rtol=1e-5, atol=1e-7)
+
+
+def test_sigmoid_tanh_matches_tanh_and_its_gradient():
+    x = torch.cat([torch.linspace(-30, 30, 20_001), torch.tensor([0.0, 1e-30, -1e-8, 88.0])])
+    x.requires_grad_(True)
+    y = SigmoidTanh()(x)
+    torch.testing.assert_close(y, torch.tanh(x), rtol=0, atol=2.5e-7)
+    assert float(y.detach().abs().max()) <= 1.0
+    g = torch.randn_like(x)
+    (y * g).sum().backward()
+    torch.testing.assert_close(x.grad, g * (1 - torch.tanh(x.detach()) ** 2), rtol=0, atol=1e-6)
+    xd = torch.randn(6, dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradcheck(SigmoidTanh(), (xd,))
 
 
 def test_stacked_init_is_orthogonal_per_agent():

