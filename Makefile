@@ -15,8 +15,8 @@ $(VENV)/.stamp-run: pyproject.toml | $(BIN)/python
 	$(BIN)/python -c "import qnetrl" && touch $@
 
 $(VENV)/.stamp-dev: pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install -q -e '.[dev,ray]' 2>&1 | grep -v "^WARNING: Location" || true
-	$(BIN)/python -c "import qnetrl, pytest, hypothesis" && touch $@ $(VENV)/.stamp-run
+	$(BIN)/python -m pip install -q -e '.[dev,ray,tensorboard]' 2>&1 | grep -v "^WARNING: Location" || true
+	$(BIN)/python -c "import qnetrl, pytest, hypothesis, tensorboard" && touch $@ $(VENV)/.stamp-run
 
 demo: $(VENV)/.stamp-run
 	$(BIN)/qnetrl demo

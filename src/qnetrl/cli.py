@@ -132,6 +132,25 @@ def _parse_sets(items: list[str]) -> dict[str, object]:
     return out
 
 
+TensorBoardOption = Annotated[
+    bool,
+    typer.Option(
+        "--tensorboard",
+        help=(
+            "Also log training curves to TensorBoard event files under <run>/tensorboard/ "
+            "(needs pip install 'qnetrl[tensorboard]'; view with tensorboard --logdir DIR)."
+        ),
+    ),
+]
+
+
+def _check_tensorboard(tensorboard: bool) -> None:
+    if tensorboard:
+        from qnetrl.experiments.tensorboard import require_tensorboard
+
+        require_tensorboard("--tensorboard")
+
+
 @reproduce_app.command("edge")
 def reproduce_edge(
     quick: Annotated[
@@ -170,6 +189,7 @@ def reproduce_edge(
     force: Annotated[
         bool, typer.Option("--force", help="Overwrite a finished run in --out.")
     ] = False,
+    tensorboard: TensorBoardOption = False,
     root: Annotated[Path, typer.Option(hidden=True, help="Parent of new run directories.")] = Path(
         "runs"
     ),
@@ -193,10 +213,11 @@ def reproduce_edge(
             overrides["agent.total_env_steps"] = train_steps
         if overrides:
             cfg = cfg.with_overrides(overrides)
+        _check_tensorboard(tensorboard)
         run_dir = prepare_run_dir(cfg, out, root=root, force=force)
     except InvalidParameterError as exc:
         raise _fail(exc) from None
-    run_edge_study(cfg, run_dir, console=console)
+    run_edge_study(cfg, run_dir, console=console, tensorboard=tensorboard)
 
 
 @reproduce_app.command("resilience")
@@ -230,6 +251,7 @@ def reproduce_resilience(
     force: Annotated[
         bool, typer.Option("--force", help="Overwrite a finished run in --out.")
     ] = False,
+    tensorboard: TensorBoardOption = False,
     root: Annotated[Path, typer.Option(hidden=True, help="Parent of new run directories.")] = Path(
         "runs"
     ),
@@ -255,10 +277,11 @@ def reproduce_resilience(
             overrides["seeds"] = seeds
         if overrides:
             cfg = cfg.with_overrides(overrides)
+        _check_tensorboard(tensorboard)
         run_dir = prepare_run_dir(cfg, out, root=root, force=force)
     except InvalidParameterError as exc:
         raise _fail(exc) from None
-    run_resilience_study(cfg, run_dir, console=console)
+    run_resilience_study(cfg, run_dir, console=console, tensorboard=tensorboard)
 
 
 @reproduce_app.command("entanglement")
@@ -302,6 +325,7 @@ def reproduce_entanglement(
     force: Annotated[
         bool, typer.Option("--force", help="Overwrite a finished run in --out.")
     ] = False,
+    tensorboard: TensorBoardOption = False,
     root: Annotated[Path, typer.Option(hidden=True, help="Parent of new run directories.")] = Path(
         "runs"
     ),
@@ -325,10 +349,11 @@ def reproduce_entanglement(
             overrides["workers"] = workers
         if overrides:
             cfg = cfg.with_overrides(overrides)
+        _check_tensorboard(tensorboard)
         run_dir = es.prepare_run_dir(cfg, out, root=root, force=force)
     except InvalidParameterError as exc:
         raise _fail(exc) from None
-    es.run_entanglement_study(cfg, run_dir, console=console)
+    es.run_entanglement_study(cfg, run_dir, console=console, tensorboard=tensorboard)
 
 
 def _finite_or_none(summary: dict[str, float]) -> dict[str, float | None]:
@@ -598,6 +623,7 @@ def sweep(
     report: Annotated[
         bool, typer.Option("--report/--no-report", help="Write report.html at the end.")
     ] = True,
+    tensorboard: TensorBoardOption = False,
 ) -> None:
     """Run a study over a grid of config values and seeds (local pool or Ray), resumable."""
     import yaml
@@ -615,6 +641,7 @@ def sweep(
 
     try:
         check_choice("--backend", backend, BACKENDS, owner="qnetrl sweep")
+        _check_tensorboard(tensorboard)
         if (config is None) == (resume is None):
             raise InvalidParameterError(
                 "qnetrl sweep needs either a CONFIG file or --resume DIR (exactly one)."
@@ -669,7 +696,12 @@ def sweep(
             )
         console.print(f"sweep directory: {sweep_dir}", highlight=False)
         result = run_sweep(
-            sweep_dir, workers=workers, backend=backend, address=address, console=console
+            sweep_dir,
+            workers=workers,
+            backend=backend,
+            address=address,
+            console=console,
+            tensorboard=tensorboard,
         )
     except InvalidParameterError as exc:
         raise _fail(exc) from None

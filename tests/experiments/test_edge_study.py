@@ -20,6 +20,7 @@ from qnetrl.envs.edge import EdgeCore, EdgeEnvConfig, EdgeSchedulingVectorEnv
 from qnetrl.experiments.edge_study import (
     CLAIMS,
     HEURISTICS,
+    LEARNED,
     METHODS,
     METRICS,
     TEST_METRICS,
@@ -30,6 +31,7 @@ from qnetrl.experiments.edge_study import (
     rollout_metrics,
     run_edge_study,
 )
+from qnetrl.experiments.tensorboard import read_scalars
 
 FIGURES = (
     "key_rate_vs_error.png",
@@ -67,7 +69,7 @@ def _without_timing(summary: dict[str, Any]) -> dict[str, Any]:
 def tiny_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, Any]]:
     cfg = tiny_config()
     run_dir = prepare_run_dir(cfg, tmp_path_factory.mktemp("edge") / "run")
-    result = run_edge_study(cfg, run_dir, show_progress=False)
+    result = run_edge_study(cfg, run_dir, show_progress=False, tensorboard=True)
     return run_dir, result.summary
 
 
@@ -84,6 +86,13 @@ def test_tiny_study_writes_every_output(tiny_run: tuple[Path, dict[str, Any]]) -
     table = (run_dir / "table.md").read_text()
     assert table.count("\n") == 2 + len(summary["claims"])
     assert "820,523" in table and "95 % CI" in table
+    logged = sorted(p.name for p in (run_dir / "tensorboard").iterdir())
+    assert logged == [f"{m}-seed{i:03d}" for m in sorted(LEARNED) for i in range(2)]
+    scalars = read_scalars(run_dir / "tensorboard" / "ddqn-seed001")
+    unit = json.loads((run_dir / "units" / "ddqn-seed001.json").read_text())
+    curve = scalars["charts/episodic_return"]  # one point per batch of B episodes
+    assert len(curve) == len(unit["train"]["episode_returns"]) // TINY["num_envs"]
+    assert curve[-1][0] == TINY["agent.total_env_steps"]
 
 
 def test_summary_shape_and_finite_intervals(tiny_run: tuple[Path, dict[str, Any]]) -> None:

@@ -32,6 +32,7 @@ from qnetrl.experiments.entanglement_study import (
     replay_episode,
     run_entanglement_study,
 )
+from qnetrl.experiments.tensorboard import read_scalars
 
 FIGURES = (
     "delivery_over_training.png",
@@ -83,6 +84,7 @@ def tiny_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, 
     """The tiny study through the CLI (with plots), as a user would run it."""
     out = tmp_path_factory.mktemp("dpem") / "run"
     args = ["reproduce", "entanglement", "--seeds", "2", "--workers", "1", "--out", str(out)]
+    args += ["--tensorboard"]
     args += [f"--set={k}={json.dumps(v)}" for k, v in TINY.items() if k not in ("seeds", "workers")]
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 0, result.output
@@ -112,6 +114,13 @@ def test_tiny_study_writes_every_output(tiny_run: tuple[Path, dict[str, Any]]) -
     table = (run_dir / "table.md").read_text()
     assert table.count("\n") == 2 + len(summary["claims"])
     assert "+25 % delivery rate" in table and "95 % CI" in table
+    logged = sorted(p.name for p in (run_dir / "tensorboard").iterdir())
+    assert logged == [f"{m}-seed{i:03d}" for m in sorted(LEARNED) for i in range(2)]
+    scalars = read_scalars(run_dir / "tensorboard" / "dpem-seed000")
+    unit = json.loads((run_dir / "units" / "dpem-seed000.json").read_text())
+    delivery = [v for _, v in scalars["study/delivery_rate"]]
+    assert delivery == pytest.approx(unit["train"]["curve"]["delivery_rate"], rel=1e-6)
+    assert {"charts/episodic_return", "losses/value_loss"} <= set(scalars)
 
 
 def test_summary_shape_and_intervals(tiny_run: tuple[Path, dict[str, Any]]) -> None:
@@ -267,8 +276,9 @@ def test_same_seed_same_numbers_with_two_workers_and_resume(
     # Same seeds in a pool of two processes, figures off: identical numbers.
     cfg = tiny_config(make_plots=False, workers=2)
     first = run_entanglement_study(
-        cfg, prepare_run_dir(cfg, tmp_path / "first"), show_progress=False
+        cfg, prepare_run_dir(cfg, tmp_path / "first"), show_progress=False, tensorboard=True
     )
+    assert (tmp_path / "first" / "tensorboard" / "dpem_no_dp-seed001").is_dir()  # from a worker
     assert _numbers(first.summary) == _numbers(summary)
     # A killed run (no summary, a learned unit missing) resumes to the same numbers.
     resumed = tmp_path / "resumed"

@@ -13,6 +13,7 @@ from qnetrl.cli import app
 from qnetrl.config import ConfigError
 from qnetrl.experiments.resilience_study import (
     CLAIMS,
+    LEARNED,
     METHODS,
     METRICS,
     ResilienceStudyConfig,
@@ -21,6 +22,7 @@ from qnetrl.experiments.resilience_study import (
     scenario_label,
 )
 from qnetrl.experiments.sweep import available_studies
+from qnetrl.experiments.tensorboard import read_scalars
 
 runner = CliRunner()
 
@@ -51,7 +53,7 @@ def _tiny() -> ResilienceStudyConfig:
 def tiny_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[ResilienceStudyConfig, Path]:
     cfg = _tiny()
     run_dir = prepare_run_dir(cfg, tmp_path_factory.mktemp("res") / "run")
-    run_resilience_study(cfg, run_dir, show_progress=False)
+    run_resilience_study(cfg, run_dir, show_progress=False, tensorboard=True)
     return cfg, run_dir
 
 
@@ -91,6 +93,12 @@ def test_tiny_study_writes_every_file_with_the_documented_shape(
         rows = list(csv.DictReader(fh))
     assert len(rows) == len(CLAIMS) and {"claim", "verdict", "ci_low"} <= set(rows[0])
     assert "publication claim" in (run_dir / "table.md").read_text()
+    logged = sorted(p.name for p in (run_dir / "tensorboard").iterdir())
+    assert logged == [f"{m}-seed{i:03d}" for m in sorted(LEARNED) for i in range(cfg.seeds)]
+    for name in logged:
+        scalars = read_scalars(run_dir / "tensorboard" / name)
+        assert {"charts/episodic_return", "eval/mean_return"} <= set(scalars)
+        assert scalars["eval/mean_return"][-1][0] == cfg.agent.total_env_steps
 
 
 def test_study_resumes_from_units_and_refuses_to_overwrite(

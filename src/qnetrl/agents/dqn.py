@@ -483,6 +483,7 @@ def train(
     eval_fn: Callable[[QPolicy], float | ArrayLike] | None = None,
     eval_every: int = 10_000,
     log_path: str | Path | None = None,
+    on_log: Callable[[dict[str, Any]], None] | None = None,
     progress: Callable[[int, int], None] | None = None,
     checkpoint_path: str | Path | None = None,
     checkpoint_every: int | None = None,
@@ -508,6 +509,9 @@ def train(
     log_path : str or Path, optional
         JSONL file (appended to): one ``config`` record, then ``charts/``, ``losses/`` and
         ``eval/`` records, flushed as written.
+    on_log : callable, optional
+        Called with every log record (with or without ``log_path``), e.g. a
+        :class:`qnetrl.experiments.tensorboard.TensorBoardLogger`.
     progress : callable, optional
         Called as ``progress(env_steps, total_env_steps)`` about 200 times during training.
     checkpoint_path : str or Path, optional
@@ -628,6 +632,8 @@ def train(
         if log_file is not None:
             log_file.write(json.dumps(record) + "\n")
             log_file.flush()
+        if on_log is not None:
+            on_log(record)
 
     if ckpt is None:
         log(

@@ -1018,6 +1018,7 @@ def train(
     eval_fn: Callable[[MAPPOPolicy], float | ArrayLike] | None = None,
     eval_every: int = 50_000,
     log_path: str | Path | None = None,
+    on_log: Callable[[dict[str, Any]], None] | None = None,
     progress: Callable[[int, int], None] | None = None,
 ) -> MAPPOResult:
     """Train A independent PPO agents (stacked weights) on a batched multi-agent env.
@@ -1042,6 +1043,9 @@ def train(
     log_path : str or Path, optional
         JSONL file (appended to): one ``config`` record, then ``charts/``, ``losses/`` and
         ``eval/`` records, flushed as written.
+    on_log : callable, optional
+        Called with every log record (with or without ``log_path``), e.g. a
+        :class:`qnetrl.experiments.tensorboard.TensorBoardLogger`.
     progress : callable, optional
         Called as ``progress(env_steps, total_timesteps)`` after every iteration.
 
@@ -1117,6 +1121,8 @@ def train(
         if log_file is not None:
             log_file.write(json.dumps(record) + "\n")
             log_file.flush()
+        if on_log is not None:
+            on_log(record)
 
     log(
         {

@@ -39,6 +39,7 @@ from qnetrl.envs.edge.core import EdgeCore, EdgeEnvConfig, secure_key_rate_bps
 from qnetrl.experiments import stats
 from qnetrl.experiments.progress import UnitProgress
 from qnetrl.experiments.rundir import atomic_write_text, run_metadata, write_json
+from qnetrl.experiments.tensorboard import TensorBoardLogger, require_tensorboard, unit_logdir
 
 __all__ = [
     "CLAIMS",
@@ -607,6 +608,7 @@ def _run_unit(
     method: str,
     index: int,
     progress: Callable[[float], None] | None = None,
+    tensorboard_dir: Path | None = None,
 ) -> dict[str, Any]:
     """Train (learned methods) and evaluate one method for one seed; JSON-ready result."""
     start = time.perf_counter()
@@ -630,7 +632,12 @@ def _run_unit(
             if progress is not None:
                 progress(done / total)
 
-        res = train(agent, envs, config.train_seed(index), progress=on_progress)
+        tb = TensorBoardLogger(tensorboard_dir) if tensorboard_dir is not None else None
+        try:
+            res = train(agent, envs, config.train_seed(index), progress=on_progress, on_log=tb)
+        finally:
+            if tb is not None:
+                tb.close()
         policy = res.policy
         curve = res.episode_returns
         window = max(1, min(config.convergence_window, curve.size // 2))
@@ -1144,6 +1151,7 @@ def run_edge_study(
     *,
     console: Console | None = None,
     show_progress: bool = True,
+    tensorboard: bool = False,
 ) -> EdgeStudyResult:
     """Run the edge study into ``run_dir`` (see :func:`prepare_run_dir`), resuming if possible.
 
@@ -1163,6 +1171,9 @@ def run_edge_study(
         Where tables and progress go (a new console by default).
     show_progress : bool, default True
         Show a progress bar (a terminal) or one line per unit (otherwise).
+    tensorboard : bool, default False
+        Also log the training curves of the units run now to TensorBoard event files under
+        ``tensorboard/<method>-seed<k>/`` (needs the ``tensorboard`` package).
 
     Returns
     -------
@@ -1171,6 +1182,8 @@ def run_edge_study(
     """
     from qnetrl.experiments.tables import print_table, to_csv, to_markdown
 
+    if tensorboard:
+        require_tensorboard()
     start = time.perf_counter()
     console = console or Console()
     run_dir = Path(run_dir)
@@ -1190,7 +1203,8 @@ def run_edge_study(
                 bar.finish(label, 0.0, resumed=True)
                 continue
             bar.start(label)
-            unit = _run_unit(config, method, index, progress=bar.partial)
+            tb_dir = unit_logdir(run_dir, method, index) if tensorboard else None
+            unit = _run_unit(config, method, index, progress=bar.partial, tensorboard_dir=tb_dir)
             write_json(path, _clean(unit))
             units[(method, index)] = unit
             bar.finish(label, unit["wall_s"], resumed=False)

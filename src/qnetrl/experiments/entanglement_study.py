@@ -53,7 +53,13 @@ from qnetrl.envs.entanglement.marl import EntanglementMarlEnv
 from qnetrl.experiments import stats
 from qnetrl.experiments.edge_study import claim_verdict
 from qnetrl.experiments.progress import UnitProgress
-from qnetrl.experiments.rundir import atomic_write_text, run_metadata, write_json
+from qnetrl.experiments.rundir import (
+    atomic_write_text,
+    run_metadata,
+    run_study_as_sweep_run,
+    write_json,
+)
+from qnetrl.experiments.tensorboard import TensorBoardLogger, require_tensorboard, unit_logdir
 
 __all__ = [
     "ANOVA_METRICS",
@@ -759,6 +765,7 @@ def _run_unit(
     index: int,
     run_dir: Path,
     progress: Callable[[float], None] | None = None,
+    tensorboard: bool = False,
 ) -> dict[str, Any]:
     """Train (learned methods), evaluate and log one method for one seed; JSON-ready."""
     import torch
@@ -808,10 +815,17 @@ def _run_unit(
             curve["contention_rate"].append(d["contended"] / max(d["claims"], 1.0))
             curve["reward"].append(d["reward"] / max(d["steps"], 1.0) / envs.num_envs)
             curve["wall_s"].append(time.perf_counter() - t0)
+            if tb is not None:
+                tb.scalars({f"study/{k}": v[-1] for k, v in curve.items() if k != "wall_s"}, done)
             if progress is not None:
                 progress(0.9 * done / total)
 
-        res = train(agent_cfg, envs, train_seed, progress=on_iteration)
+        tb = TensorBoardLogger(unit_logdir(run_dir, method, index)) if tensorboard else None
+        try:
+            res = train(agent_cfg, envs, train_seed, progress=on_iteration, on_log=tb)
+        finally:
+            if tb is not None:
+                tb.close()
         conv_it, conv_s, window = _convergence(
             np.asarray(curve["delivery_rate"]), np.asarray(curve["wall_s"]), config
         )
@@ -909,7 +923,13 @@ def _init_worker() -> None:
 def _unit_worker(payload: dict[str, Any]) -> dict[str, Any]:
     """Process-pool entry point: one unit from a JSON-ready payload."""
     config = EntanglementStudyConfig.validate_dict(payload["config"], source="worker")
-    return _run_unit(config, payload["method"], payload["index"], Path(payload["run_dir"]))
+    return _run_unit(
+        config,
+        payload["method"],
+        payload["index"],
+        Path(payload["run_dir"]),
+        tensorboard=payload["tensorboard"],
+    )
 
 
 # --------------------------------------------------------------------------------------------
@@ -1338,6 +1358,7 @@ def run_entanglement_study(
     *,
     console: Console | None = None,
     show_progress: bool = True,
+    tensorboard: bool = False,
 ) -> EntanglementStudyResult:
     """Run the DPEM study into ``run_dir`` (see :func:`prepare_run_dir`), resuming if possible.
 
@@ -1358,6 +1379,10 @@ def run_entanglement_study(
         Where tables and progress go (a new console by default).
     show_progress : bool, default True
         Show a progress bar (a terminal) or one line per unit (otherwise).
+    tensorboard : bool, default False
+        Also log the training curves of the units run now (trainer records and the study's
+        per-iteration delivery and contention rates) to TensorBoard event files under
+        ``tensorboard/<method>-seed<k>/`` (needs the ``tensorboard`` package).
 
     Returns
     -------
@@ -1366,6 +1391,8 @@ def run_entanglement_study(
     """
     from qnetrl.experiments.tables import print_table, to_csv, to_markdown
 
+    if tensorboard:
+        require_tensorboard()
     start = time.perf_counter()
     console = console or Console()
     run_dir = Path(run_dir)
@@ -1395,7 +1422,16 @@ def run_entanglement_study(
         if config.workers == 1 or len(pending) <= 1:
             for method, index in pending:
                 bar.start(label(method, index))
-                unit = _clean(_run_unit(config, method, index, run_dir, progress=bar.partial))
+                unit = _clean(
+                    _run_unit(
+                        config,
+                        method,
+                        index,
+                        run_dir,
+                        progress=bar.partial,
+                        tensorboard=tensorboard,
+                    )
+                )
                 write_json(unit_path(method, index), unit)
                 units[(method, index)] = unit
                 bar.finish(label(method, index), unit["wall_s"], resumed=False)
@@ -1407,7 +1443,13 @@ def run_entanglement_study(
                 futures = {
                     pool.submit(
                         _unit_worker,
-                        {"config": cfg_json, "method": m, "index": i, "run_dir": str(run_dir)},
+                        {
+                            "config": cfg_json,
+                            "method": m,
+                            "index": i,
+                            "run_dir": str(run_dir),
+                            "tensorboard": tensorboard,
+                        },
                     ): (m, i)
                     for m, i in pending
                 }
@@ -1509,7 +1551,12 @@ def run_entanglement_study(
 
 
 def run_entanglement_sweep(
-    config: dict[str, Any], seed: int, run_dir: str | Path, *, resume: bool = False
+    config: dict[str, Any],
+    seed: int,
+    run_dir: str | Path,
+    *,
+    resume: bool = False,
+    tensorboard: bool = False,
 ) -> dict[str, Any]:
     """The DPEM study as a sweep run (:func:`qnetrl.experiments.sweep.register_study`).
 
@@ -1518,13 +1565,11 @@ def run_entanglement_sweep(
     ``console.txt`` in the run directory.
     """
     cfg = validate_config({**config, "seed0": int(seed), "workers": 1})
-    run_dir = Path(run_dir)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    if not resume:
-        for name in ("units", "logs"):
-            shutil.rmtree(run_dir / name, ignore_errors=True)
-    atomic_write_text(run_dir / "config.yaml", cfg.to_yaml())
-    with open(run_dir / "console.txt", "a", encoding="utf-8") as fh:
-        console = Console(file=fh, width=140, force_terminal=False, color_system=None)
-        result = run_entanglement_study(cfg, run_dir, console=console, show_progress=False)
-    return result.summary
+    return run_study_as_sweep_run(
+        run_entanglement_study,
+        cfg,
+        run_dir,
+        resume=resume,
+        fresh_dirs=("units", "logs"),
+        tensorboard=tensorboard,
+    )

@@ -43,7 +43,13 @@ from qnetrl.envs.resilience.core import ResilienceCore, ResilienceEnvConfig
 from qnetrl.experiments import stats
 from qnetrl.experiments.edge_study import claim_verdict
 from qnetrl.experiments.progress import UnitProgress
-from qnetrl.experiments.rundir import atomic_write_text, run_metadata, write_json
+from qnetrl.experiments.rundir import (
+    atomic_write_text,
+    run_metadata,
+    run_study_as_sweep_run,
+    write_json,
+)
+from qnetrl.experiments.tensorboard import TensorBoardLogger, require_tensorboard, unit_logdir
 
 __all__ = [
     "CLAIMS",
@@ -586,6 +592,7 @@ def _run_unit(
     method: str,
     index: int,
     progress: Callable[[float], None] | None = None,
+    tensorboard_dir: Path | None = None,
 ) -> dict[str, Any]:
     """Train (learned methods) and evaluate one configuration for one seed."""
     start = time.perf_counter()
@@ -631,14 +638,20 @@ def _run_unit(
             return float(np.mean(returns))
 
         every = config.eval_every_episodes * env_cfg.horizon
-        res = train(
-            config.agent,
-            envs,
-            config.seed(index),
-            progress=on_progress,
-            eval_fn=eval_fn,
-            eval_every=every,
-        )
+        tb = TensorBoardLogger(tensorboard_dir) if tensorboard_dir is not None else None
+        try:
+            res = train(
+                config.agent,
+                envs,
+                config.seed(index),
+                progress=on_progress,
+                eval_fn=eval_fn,
+                eval_every=every,
+                on_log=tb,
+            )
+        finally:
+            if tb is not None:
+                tb.close()
         trained = res.policy
         curve = res.episode_returns
         eval_episodes = res.eval_steps / env_cfg.horizon
@@ -1118,6 +1131,7 @@ def run_resilience_study(
     *,
     console: Console | None = None,
     show_progress: bool = True,
+    tensorboard: bool = False,
 ) -> ResilienceStudyResult:
     """Run the resilience study into ``run_dir`` (see :func:`prepare_run_dir`), resuming.
 
@@ -1135,6 +1149,9 @@ def run_resilience_study(
         Where tables and progress lines go.
     show_progress : bool, default True
         Print one line per unit.
+    tensorboard : bool, default False
+        Also log the training curves of the units run now to TensorBoard event files under
+        ``tensorboard/<method>-seed<k>/`` (needs the ``tensorboard`` package).
 
     Returns
     -------
@@ -1143,6 +1160,8 @@ def run_resilience_study(
     """
     from qnetrl.experiments.tables import print_table, to_csv, to_markdown
 
+    if tensorboard:
+        require_tensorboard()
     start = time.perf_counter()
     console = console or Console()
     run_dir = Path(run_dir)
@@ -1162,7 +1181,8 @@ def run_resilience_study(
                 bar.finish(label, 0.0, resumed=True)
                 continue
             bar.start(label)
-            unit = _clean(_run_unit(config, method, index))
+            tb_dir = unit_logdir(run_dir, method, index) if tensorboard else None
+            unit = _clean(_run_unit(config, method, index, tensorboard_dir=tb_dir))
             write_json(path, unit)
             units[(method, index)] = unit
             bar.finish(label, unit["wall_s"], resumed=False)
@@ -1266,18 +1286,17 @@ def validate_config(config: dict[str, Any]) -> ResilienceStudyConfig:
 
 
 def run_resilience_sweep(
-    config: dict[str, Any], seed: int, run_dir: str | Path, *, resume: bool = False
+    config: dict[str, Any],
+    seed: int,
+    run_dir: str | Path,
+    *,
+    resume: bool = False,
+    tensorboard: bool = False,
 ) -> dict[str, Any]:
     """The study as a sweep run: the sweep seed becomes ``seed0``; console to console.txt."""
     cfg = ResilienceStudyConfig.validate_dict(
         {**config, "seed0": int(seed)}, source="resilience study config"
     )
-    run_dir = Path(run_dir)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    if not resume:
-        shutil.rmtree(run_dir / "units", ignore_errors=True)
-    atomic_write_text(run_dir / "config.yaml", cfg.to_yaml())
-    with open(run_dir / "console.txt", "a", encoding="utf-8") as fh:
-        console = Console(file=fh, width=140, force_terminal=False, color_system=None)
-        result = run_resilience_study(cfg, run_dir, console=console, show_progress=False)
-    return result.summary
+    return run_study_as_sweep_run(
+        run_resilience_study, cfg, run_dir, resume=resume, tensorboard=tensorboard
+    )

@@ -22,7 +22,14 @@ import yaml
 from qnetrl import __version__
 from qnetrl.config import ConfigBase
 
-__all__ = ["atomic_write_text", "create_run_dir", "git_sha", "run_metadata", "write_json"]
+__all__ = [
+    "atomic_write_text",
+    "create_run_dir",
+    "git_sha",
+    "run_metadata",
+    "run_study_as_sweep_run",
+    "write_json",
+]
 
 
 def atomic_write_text(path: str | Path, text: str) -> Path:
@@ -125,3 +132,52 @@ def create_run_dir(
     atomic_write_text(path / "config.yaml", text)
     write_json(path / "meta.json", run_metadata(study, seed))
     return path
+
+
+def run_study_as_sweep_run(
+    run_study: Any,
+    config: ConfigBase,
+    run_dir: str | Path,
+    *,
+    resume: bool,
+    fresh_dirs: tuple[str, ...] = ("units",),
+    tensorboard: bool = False,
+) -> dict[str, Any]:
+    """Run a study inside a sweep run directory and return its summary.
+
+    Writes ``config.yaml``; without ``resume`` first deletes ``fresh_dirs`` (the study's
+    per-unit results, so nothing from an earlier attempt is read back); the study's console
+    output is appended to ``console.txt``.
+
+    Parameters
+    ----------
+    run_study : callable
+        ``run_study(config, run_dir, *, console, show_progress, tensorboard)`` returning an
+        object with a ``summary`` dict (e.g. :func:`~qnetrl.experiments.edge_study.run_edge_study`).
+    config : ConfigBase
+        The validated study config.
+    run_dir : str or Path
+        The sweep run's directory.
+    resume : bool
+        Continue from the unit files already there.
+    fresh_dirs : tuple of str, default ("units",)
+        Subdirectories deleted when not resuming.
+    tensorboard : bool, default False
+        Passed on to the study.
+    """
+    import shutil
+
+    from rich.console import Console
+
+    run_dir = Path(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    if not resume:
+        for name in (*fresh_dirs, "tensorboard"):
+            shutil.rmtree(run_dir / name, ignore_errors=True)
+    atomic_write_text(run_dir / "config.yaml", config.to_yaml())
+    with open(run_dir / "console.txt", "a", encoding="utf-8") as fh:
+        console = Console(file=fh, width=140, force_terminal=False, color_system=None)
+        result = run_study(
+            config, run_dir, console=console, show_progress=False, tensorboard=tensorboard
+        )
+    return dict(result.summary)

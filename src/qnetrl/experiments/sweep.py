@@ -32,7 +32,6 @@ import math
 import multiprocessing
 import os
 import re
-import shutil
 import sqlite3
 import time
 import traceback
@@ -54,6 +53,7 @@ from qnetrl.experiments.rundir import (
     create_run_dir,
     git_sha,
     run_metadata,
+    run_study_as_sweep_run,
     write_json,
 )
 
@@ -462,7 +462,12 @@ def _validate_edge(config: dict[str, Any]) -> Any:
 
 
 def run_edge_sweep(
-    config: dict[str, Any], seed: int, run_dir: str | Path, *, resume: bool = False
+    config: dict[str, Any],
+    seed: int,
+    run_dir: str | Path,
+    *,
+    resume: bool = False,
+    tensorboard: bool = False,
 ) -> dict[str, Any]:
     """The edge study (:func:`qnetrl.experiments.edge_study.run_edge_study`) as a sweep run.
 
@@ -471,20 +476,12 @@ def run_edge_sweep(
     The study resumes from its per-unit files under ``units/``; its console output goes to
     ``console.txt`` in the run directory.
     """
-    from rich.console import Console
-
     from qnetrl.experiments.edge_study import EdgeStudyConfig, run_edge_study
 
     cfg = EdgeStudyConfig.validate_dict({**config, "seed0": int(seed)}, source="edge study config")
-    run_dir = Path(run_dir)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    if not resume:
-        shutil.rmtree(run_dir / "units", ignore_errors=True)
-    atomic_write_text(run_dir / "config.yaml", cfg.to_yaml())
-    with open(run_dir / "console.txt", "a", encoding="utf-8") as fh:
-        console = Console(file=fh, width=140, force_terminal=False, color_system=None)
-        result = run_edge_study(cfg, run_dir, console=console, show_progress=False)
-    return result.summary
+    return run_study_as_sweep_run(
+        run_edge_study, cfg, run_dir, resume=resume, tensorboard=tensorboard
+    )
 
 
 register_study(
@@ -728,8 +725,9 @@ def _execute(payload: dict[str, Any]) -> dict[str, Any]:
             write_json(run_dir / "meta.json", {**meta, "run_id": payload["run_id"]})
         write_json(run_dir / "spec.json", {**base, "config": payload["config"]})
         study = get_study(payload["study"])
+        extra = {"tensorboard": True} if payload.get("tensorboard") else {}
         summary = study.run_fn()(
-            payload["config"], payload["seed"], run_dir, resume=payload["resume"]
+            payload["config"], payload["seed"], run_dir, resume=payload["resume"], **extra
         )
         if not isinstance(summary, Mapping):
             raise TypeError(
@@ -953,6 +951,7 @@ def run_sweep(
     address: str | None = None,
     console: Any = None,
     show_progress: bool = True,
+    tensorboard: bool = False,
 ) -> SweepResult:
     """Run every unfinished run of a sweep (a first run and a resume are the same call).
 
@@ -974,6 +973,10 @@ def run_sweep(
         Where progress goes.
     show_progress : bool, default True
         Progress bar on a terminal, one line per finished run otherwise.
+    tensorboard : bool, default False
+        Ask every run started now to log its training curves to TensorBoard event files
+        under ``runs/<run_id>/tensorboard/`` (the study's run function must take a
+        ``tensorboard`` keyword; the built-in studies do).
 
     Returns
     -------
@@ -1001,6 +1004,10 @@ def run_sweep(
             f"The 'workers' parameter of {owner} must be an int in the range [1, inf) with "
             f"backend='ray'. Got 0 instead."
         )
+    if tensorboard:
+        from qnetrl.experiments.tensorboard import require_tensorboard
+
+        require_tensorboard()
     start = time.perf_counter()
     sweep_dir = Path(sweep_dir)
     plan, specs = load_sweep(sweep_dir)
@@ -1060,7 +1067,12 @@ def run_sweep(
                         "WHERE run_id = ?",
                         (_now(), spec.run_id),
                     )
-                payload = {**spec.to_dict(), "run_dir": str(run_dir), "resume": resume}
+                payload = {
+                    **spec.to_dict(),
+                    "run_dir": str(run_dir),
+                    "resume": resume,
+                    "tensorboard": tensorboard,
+                }
                 in_flight[runner.submit(payload)] = spec
             for handle, outcome in runner.wait_any(list(in_flight)):
                 spec = in_flight.pop(handle)

@@ -26,6 +26,7 @@ from qnetrl.config import ConfigBase
 from qnetrl.envs.edge.core import EdgeEnvConfig
 from qnetrl.experiments import stats
 from qnetrl.experiments.rundir import atomic_write_text
+from qnetrl.experiments.tensorboard import TensorBoardLogger
 
 __all__ = ["TOY_METHODS", "InjectedFault", "ToyStudyConfig", "run_toy_study", "validate_toy_config"]
 
@@ -105,7 +106,12 @@ def _clean(obj: Any) -> Any:
 
 
 def run_toy_study(
-    config: dict[str, Any], seed: int, run_dir: str | Path, *, resume: bool = False
+    config: dict[str, Any],
+    seed: int,
+    run_dir: str | Path,
+    *,
+    resume: bool = False,
+    tensorboard: bool = False,
 ) -> dict[str, Any]:
     """Train and evaluate one toy run; returns the JSON-ready summary.
 
@@ -119,6 +125,9 @@ def run_toy_study(
         Directory for ``config.yaml``, ``train.jsonl`` and ``checkpoint.pt``.
     resume : bool, default False
         Continue training from ``checkpoint.pt`` when it exists.
+    tensorboard : bool, default False
+        Also log the training records to TensorBoard event files in ``tensorboard/`` (a
+        resumed run drops the events written after the checkpoint).
 
     Returns
     -------
@@ -154,16 +163,23 @@ def run_toy_study(
             )
 
     envs = EdgeSchedulingVectorEnv(cfg.num_envs, cfg.env)
-    res = train(
-        cfg.agent,
-        envs,
-        int(seed),
-        log_path=log,
-        progress=progress,
-        checkpoint_path=ckpt if cfg.checkpoint_every is not None else None,
-        checkpoint_every=cfg.checkpoint_every,
-        resume=resume and cfg.checkpoint_every is not None,
-    )
+    resuming = resume and cfg.checkpoint_every is not None and ckpt.exists()
+    tb = TensorBoardLogger(run_dir / "tensorboard", fresh=not resuming) if tensorboard else None
+    try:
+        res = train(
+            cfg.agent,
+            envs,
+            int(seed),
+            log_path=log,
+            on_log=tb,
+            progress=progress,
+            checkpoint_path=ckpt if cfg.checkpoint_every is not None else None,
+            checkpoint_every=cfg.checkpoint_every,
+            resume=resume and cfg.checkpoint_every is not None,
+        )
+    finally:
+        if tb is not None:
+            tb.close()
 
     eval_seed = int(seed) + cfg.eval_seed_offset
     eval_envs = EdgeSchedulingVectorEnv(min(cfg.num_envs, cfg.eval_episodes), cfg.env)
