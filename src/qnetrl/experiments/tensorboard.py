@@ -26,7 +26,6 @@ from qnetrl._validation import InvalidParameterError
 __all__ = ["TensorBoardLogger", "read_scalars", "require_tensorboard", "unit_logdir"]
 
 
-
 def require_tensorboard(option: str = "tensorboard") -> None:
     """Fail with a clear message unless the ``tensorboard`` package can be imported.
 
