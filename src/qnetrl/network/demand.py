@@ -22,10 +22,24 @@ from typing import Any, Final, Literal
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from pydantic import Field, ValidationInfo, field_validator
-from scipy.special import pdtrc
 
 from qnetrl._validation import InvalidParameterError, check_range
 from qnetrl.config import ConfigBase
+from qnetrl.network._demand_base import (
+    OVERFLOW_PROBABILITY,
+    SlotReplay,
+    TraceFormatError,
+    TraceRow,
+    check_int,
+    check_int_array,
+    check_rng,
+    describe_ids,
+    fit_to_capacity,
+    index_ids,
+    open_trace_csv,
+    pad,
+    poisson_capacity,
+)
 
 __all__ = [
     "OVERFLOW_PROBABILITY",
@@ -44,14 +58,7 @@ __all__ = [
 #: Columns a trace file must have besides its time column (``slot`` or ``timestamp``).
 TRACE_COLUMNS: Final[tuple[str, ...]] = ("src", "dst", "size_bits", "deadline")
 
-#: Probability, per copy and per slot, that Poisson arrivals exceed the default capacity.
-OVERFLOW_PROBABILITY: Final[float] = 1e-9
-
 _MAX_BITS: Final[int] = 10**15
-
-
-class TraceFormatError(InvalidParameterError):
-    """A demand trace file is missing, malformed, or holds an out-of-range value."""
 
 
 # ---------------------------------------------------------------------------------------------
@@ -226,52 +233,13 @@ class RequestBatch:
         return int(self.valid.shape[1])
 
 
-def _pad(values: NDArray[np.int64], valid: NDArray[np.bool_], fill: int) -> NDArray[np.int64]:
-    return np.where(valid, values, fill).astype(np.int64)
-
-
 # ---------------------------------------------------------------------------------------------
 # Argument checks
 # ---------------------------------------------------------------------------------------------
 
 
-def _check_rng(rng: object, owner: str) -> np.random.Generator:
-    """Raise unless ``rng`` is a ``numpy.random.Generator``."""
-    if not isinstance(rng, np.random.Generator):
-        raise InvalidParameterError(
-            f"The 'rng' parameter of {owner} must be an instance of numpy.random.Generator. "
-            f"Got {rng!r} instead."
-        )
-    return rng
-
-
-def _check_int(name: str, value: object, owner: str, low: int) -> int:
-    """Return ``value`` as an int after checking it is an integer in ``[low, inf)``."""
-    ok = isinstance(value, int | np.integer) and not isinstance(value, bool) and value >= low
-    if not ok:
-        raise InvalidParameterError(
-            f"The {name!r} parameter of {owner} must be an int in the range [{low}, inf). "
-            f"Got {value!r} instead."
-        )
-    return int(value)  # type: ignore[arg-type]
-
-
-def _check_int_array(
-    name: str, value: ArrayLike, owner: str, low: float = 0.0, high: float | None = None
-) -> NDArray[np.int64]:
-    """Validate integer-valued, finite entries in ``[low, high]`` and return them as int64."""
-    arr = check_range(name, value, owner=owner, low=low, high=high)
-    if not np.isfinite(arr).all() or (arr != np.round(arr)).any():
-        bad = arr[~np.isfinite(arr) | (arr != np.round(arr))].flat[0]
-        raise InvalidParameterError(
-            f"The {name!r} parameter of {owner} must hold integers in the range "
-            f"[{low}, {'inf' if high is None else high}]. Got {bad!r} instead."
-        )
-    return arr.astype(np.int64)
-
-
 def _check_pairs(pairs: ArrayLike, owner: str) -> NDArray[np.int64]:
-    arr = _check_int_array("pairs", pairs, owner)
+    arr = check_int_array("pairs", pairs, owner)
     if arr.ndim != 2 or arr.shape[1] != 2 or arr.shape[0] == 0:
         raise InvalidParameterError(
             f"The 'pairs' parameter of {owner} must be an array of shape (P, 2) with P >= 1. "
@@ -284,16 +252,6 @@ def _check_pairs(pairs: ArrayLike, owner: str) -> NDArray[np.int64]:
             f"Got {arr[same][0].tolist()!r} at index {int(np.argmax(same))} instead."
         )
     return arr
-
-
-def _capacity(value: int | None, total_rate: float, owner: str) -> int:
-    """Given capacity, or the smallest R with P(Poisson(total_rate) > R) <= 1e-9 (at least 1)."""
-    if value is not None:
-        return _check_int("max_requests_per_slot", value, owner, 1)
-    top = int(total_rate + 12.0 * math.sqrt(total_rate) + 40.0)
-    k = np.arange(top + 1)
-    tail = pdtrc(k, total_rate)  # P(N > k)
-    return max(1, int(k[np.argmax(tail <= OVERFLOW_PROBABILITY)]))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -384,7 +342,7 @@ class PoissonDemand:
         rate_arr = check_range(
             "rates", rates, owner=owner, low=0.0, high=math.inf, high_inclusive=False
         )
-        dl_arr = _check_int_array("deadline_slots", deadline_slots, owner)
+        dl_arr = check_int_array("deadline_slots", deadline_slots, owner)
         try:
             self.rates = np.broadcast_to(rate_arr, (n_pairs,)).copy()
             self.deadline_slots = np.broadcast_to(dl_arr, (n_pairs,)).copy()
@@ -395,9 +353,9 @@ class PoissonDemand:
                 f"{rate_arr.shape!r} and {dl_arr.shape!r} instead."
             ) from None
         self.size = _as_size(size_bits, owner)
-        self.batch_size = _check_int("batch_size", batch_size, owner, 1)
+        self.batch_size = check_int("batch_size", batch_size, owner, 1)
         self._total_rate = float(self.rates.sum())
-        self.capacity = _capacity(max_requests_per_slot, self._total_rate, owner)
+        self.capacity = poisson_capacity(max_requests_per_slot, self._total_rate, owner)
         cum = np.cumsum(self.rates) / self._total_rate if self._total_rate > 0 else None
         if cum is not None:
             # Guard against round-off: no uniform draw may land past the last positive rate.
@@ -409,29 +367,27 @@ class PoissonDemand:
     def sample(self, rng: np.random.Generator, slot: int) -> RequestBatch:
         """Draw the requests arriving in ``slot`` (an int in ``[0, inf)``) for every copy."""
         owner = "PoissonDemand.sample"
-        _check_rng(rng, owner)
-        slot = _check_int("slot", slot, owner, 0)
+        check_rng(rng, owner)
+        slot = check_int("slot", slot, owner, 0)
         shape = (self.batch_size, self.capacity)
         n = rng.poisson(self._total_rate, size=self.batch_size).astype(np.int64)
         u = rng.random(shape)
         sizes = self.size.sample(rng, shape)
-        count = np.minimum(n, self.capacity)
-        valid = np.arange(self.capacity) < count[:, None]
+        count, valid, overflow = fit_to_capacity(n, self.capacity)
         if self._cum is None:
             pair = np.zeros(shape, dtype=np.int64)
         else:
             pair = np.searchsorted(self._cum, u, side="right").astype(np.int64)
         arrival = np.full(shape, slot, dtype=np.int64)
-        overflow = n - count
         self.arrived += n
         self.dropped += overflow
         return RequestBatch(
-            pair=_pad(pair, valid, -1),
-            src=_pad(self.pairs[pair, 0], valid, -1),
-            dst=_pad(self.pairs[pair, 1], valid, -1),
-            size_bits=_pad(sizes, valid, 0),
-            arrival=_pad(arrival, valid, -1),
-            deadline=_pad(arrival + self.deadline_slots[pair], valid, -1),
+            pair=pad(pair, valid, -1),
+            src=pad(self.pairs[pair, 0], valid, -1),
+            dst=pad(self.pairs[pair, 1], valid, -1),
+            size_bits=pad(sizes, valid, 0),
+            arrival=pad(arrival, valid, -1),
+            deadline=pad(arrival + self.deadline_slots[pair], valid, -1),
             valid=valid,
             count=count,
             overflow=overflow,
@@ -443,7 +399,7 @@ class PoissonDemand:
 # ---------------------------------------------------------------------------------------------
 
 
-class TraceDemand:
+class TraceDemand(SlotReplay):
     """Replay of recorded requests, slot by slot, identical in all B copies.
 
     Parameters
@@ -493,11 +449,11 @@ class TraceDemand:
     ) -> None:
         owner = "TraceDemand"
         cols = {
-            "slot": _check_int_array("slot", slot, owner),
-            "src": _check_int_array("src", src, owner),
-            "dst": _check_int_array("dst", dst, owner),
-            "size_bits": _check_int_array("size_bits", size_bits, owner, 1.0, float(_MAX_BITS)),
-            "deadline": _check_int_array("deadline", deadline, owner),
+            "slot": check_int_array("slot", slot, owner),
+            "src": check_int_array("src", src, owner),
+            "dst": check_int_array("dst", dst, owner),
+            "size_bits": check_int_array("size_bits", size_bits, owner, 1.0, float(_MAX_BITS)),
+            "deadline": check_int_array("deadline", deadline, owner),
         }
         n = cols["slot"].reshape(-1).shape[0]
         for name, arr in cols.items():
@@ -524,21 +480,10 @@ class TraceDemand:
         else:
             self.pairs = _check_pairs(pairs, owner)
         cols["pair"] = self._pair_index(lo, hi, owner)
-        order = np.argsort(cols["slot"], kind="stable")
-        self._slot, self._src, self._dst, self._size, self._deadline, self._pair = (
-            cols[k][order] for k in ("slot", "src", "dst", "size_bits", "deadline", "pair")
+        order = self._index_slots(cols["slot"], batch_size, max_requests_per_slot, owner)
+        self._src, self._dst, self._size, self._deadline, self._pair = (
+            cols[k][order] for k in ("src", "dst", "size_bits", "deadline", "pair")
         )
-        self.batch_size = _check_int("batch_size", batch_size, owner, 1)
-        per_slot = np.unique(self._slot, return_counts=True)[1]
-        busiest = int(per_slot.max()) if per_slot.size else 0
-        if max_requests_per_slot is None:
-            self.capacity = max(1, busiest)
-        else:
-            self.capacity = _check_int("max_requests_per_slot", max_requests_per_slot, owner, 1)
-        self.n_requests = n
-        self.last_slot = int(self._slot[-1]) if n else -1
-        self.arrived = np.zeros(self.batch_size, dtype=np.int64)
-        self.dropped = np.zeros(self.batch_size, dtype=np.int64)
 
     def _pair_index(
         self, lo: NDArray[np.int64], hi: NDArray[np.int64], owner: str
@@ -564,31 +509,17 @@ class TraceDemand:
 
     def sample(self, rng: np.random.Generator | None, slot: int) -> RequestBatch:
         """The requests recorded for ``slot`` (an int in ``[0, inf)``), in every copy."""
-        slot = _check_int("slot", slot, "TraceDemand.sample", 0)
-        lo = int(np.searchsorted(self._slot, slot, side="left"))
-        hi = int(np.searchsorted(self._slot, slot, side="right"))
-        n = hi - lo
-        count = min(n, self.capacity)
-        shape = (self.batch_size, self.capacity)
-        valid_row = np.arange(self.capacity) < count
-
-        def row(values: NDArray[np.int64], fill: int) -> NDArray[np.int64]:
-            out = np.full(self.capacity, fill, dtype=np.int64)
-            out[:count] = values[lo : lo + count]
-            return np.broadcast_to(out, shape).copy()
-
-        self.arrived += n
-        self.dropped += n - count
+        window = self._window(slot, "TraceDemand.sample")
         return RequestBatch(
-            pair=row(self._pair, -1),
-            src=row(self._src, -1),
-            dst=row(self._dst, -1),
-            size_bits=row(self._size, 0),
-            arrival=row(self._slot, -1),
-            deadline=row(self._deadline, -1),
-            valid=np.broadcast_to(valid_row, shape).copy(),
-            count=np.full(self.batch_size, count, dtype=np.int64),
-            overflow=np.full(self.batch_size, n - count, dtype=np.int64),
+            pair=window.rows(self._pair, -1),
+            src=window.rows(self._src, -1),
+            dst=window.rows(self._dst, -1),
+            size_bits=window.rows(self._size, 0),
+            arrival=window.rows(self._slot, -1),
+            deadline=window.rows(self._deadline, -1),
+            valid=window.valid,
+            count=window.count,
+            overflow=window.overflow,
         )
 
 
@@ -597,28 +528,18 @@ class TraceDemand:
 # ---------------------------------------------------------------------------------------------
 
 
+#: Node ids quoted, at most, in a message about an unknown node.
+_KNOWN_LIMIT: Final[int] = 8
+
+
 def _node_lookup(node_ids: Sequence[Hashable], owner: str) -> dict[str, int]:
-    """Map ``str(node_id)`` to the node's position, refusing ids that collide as text."""
-    lookup: dict[str, int] = {}
-    for i, node in enumerate(node_ids):
-        key = str(node).strip()
-        if key in lookup:
-            raise InvalidParameterError(
-                f"The 'node_ids' parameter of {owner} must hold distinct ids. "
-                f"Got {node!r} twice (positions {lookup[key]} and {i})."
-            )
-        lookup[key] = i
+    """Map ``str(node_id)`` to the node's position; ids must be distinct as text, at least one."""
+    lookup = index_ids(node_ids, owner)
     if not lookup:
         raise InvalidParameterError(
             f"The 'node_ids' parameter of {owner} must hold at least one node id. Got none."
         )
     return lookup
-
-
-def _known(lookup: dict[str, int], limit: int = 8) -> str:
-    names = list(lookup)
-    more = f", ... ({len(names)} in all)" if len(names) > limit else ""
-    return "{" + ", ".join(repr(n) for n in names[:limit]) + more + "}"
 
 
 def load_trace_csv(
@@ -677,31 +598,14 @@ def load_trace_csv(
     if pairs is not None:
         pair_arr = _check_pairs(pairs, owner)
         allowed = {(min(a, b), max(a, b)) for a, b in pair_arr.tolist()}
-    where = f"Trace file {str(path)!r}"
-    try:
-        handle = path.open(newline="", encoding="utf-8")
-    except FileNotFoundError:
-        raise TraceFormatError(f"{where} does not exist.") from None
-    except OSError as exc:
-        raise TraceFormatError(f"{where} cannot be read: {exc}.") from None
-    with handle:
-        reader = csv.reader(handle)
-        header = next(reader, None)
-        if header is None:
-            raise TraceFormatError(
-                f"{where} is empty; expected a header row with columns "
-                f"slot (or timestamp), {', '.join(TRACE_COLUMNS)}."
-            )
-        header = [h.strip() for h in header]
+    expected = f"columns slot (or timestamp), {', '.join(TRACE_COLUMNS)}"
+    with open_trace_csv(path, expected) as trace:
+        where, header = trace.where, trace.header
         has_slot, has_time = "slot" in header, "timestamp" in header
         missing = [c for c in TRACE_COLUMNS if c not in header]
         if not (has_slot or has_time):
             missing.insert(0, "slot (or timestamp)")
-        if missing:
-            raise TraceFormatError(
-                f"{where}, line 1 (header): missing column(s) {', '.join(missing)}. "
-                f"Got columns {header!r}."
-            )
+        trace.require(missing)
         if has_slot and has_time:
             raise TraceFormatError(
                 f"{where}, line 1 (header): give exactly one time column, 'slot' or "
@@ -715,16 +619,13 @@ def load_trace_csv(
         time_col = "slot" if has_slot else "timestamp"
         col = {name: header.index(name) for name in (time_col, *TRACE_COLUMNS)}
         rows: list[tuple[int, int, int, int, int]] = []
-        for r, fields in enumerate(reader, start=1):
-            if not fields or all(not f.strip() for f in fields):
-                continue  # blank line
-            at = f"{where}, row {r} (line {reader.line_num})"
-            rows.append(_parse_row(fields, col, time_col, lookup, slot_duration_s, len(header), at))
+        for row in trace.rows(col):
+            rows.append(_parse_row(row, time_col, lookup, slot_duration_s))
             if allowed is not None and (min(rows[-1][1:3]), max(rows[-1][1:3])) not in allowed:
                 raise TraceFormatError(
-                    f"{at}: the pair of the 'src' and 'dst' fields must be one of the "
-                    f"{len(allowed)} pairs given. Got {fields[col['src']].strip()!r} and "
-                    f"{fields[col['dst']].strip()!r} instead."
+                    f"{row.at}: the pair of the 'src' and 'dst' fields must be one of the "
+                    f"{len(allowed)} pairs given. Got {row.raw('src')!r} and "
+                    f"{row.raw('dst')!r} instead."
                 )
     data = np.array(rows, dtype=np.int64).reshape(-1, 5)
     try:
@@ -739,59 +640,22 @@ def load_trace_csv(
 
 
 def _parse_row(
-    fields: list[str],
-    col: dict[str, int],
+    row: TraceRow,
     time_col: str,
     lookup: dict[str, int],
     slot_duration_s: float | None,
-    n_columns: int,
-    at: str,
 ) -> tuple[int, int, int, int, int]:
     """One validated trace row as ``(slot, src, dst, size_bits, deadline_slot)``."""
-    if len(fields) != n_columns:
-        raise TraceFormatError(
-            f"{at}: expected {n_columns} fields as in the header. Got {len(fields)}."
-        )
-
-    def fail(field: str, allowed: str, raw: str) -> TraceFormatError:
-        return TraceFormatError(
-            f"{at}: the {field!r} field must be {allowed}. Got {raw!r} instead."
-        )
-
-    def number(field: str, integer: bool, low: float) -> float:
-        raw = fields[col[field]].strip()
-        kind = "an integer" if integer else "a number"
-        allowed = f"{kind} in the range [{low:g}, inf)"
-        try:
-            value = float(raw)
-        except ValueError:
-            raise fail(field, allowed, raw) from None
-        if not math.isfinite(value) or value < low or (integer and not value.is_integer()):
-            raise fail(field, allowed, raw)
-        return value
-
-    def node(field: str) -> int:
-        raw = fields[col[field]].strip()
-        if raw not in lookup:
-            raise fail(field, f"one of the node ids {_known(lookup)}", raw)
-        return lookup[raw]
-
-    t = number(time_col, time_col == "slot", 0.0)
-    src, dst = node("src"), node("dst")
+    t = row.number(time_col, 0.0, integer=time_col == "slot")
+    src, dst = row.node("src", lookup, _KNOWN_LIMIT), row.node("dst", lookup, _KNOWN_LIMIT)
     if src == dst:
-        raise fail("dst", "different from src", fields[col["dst"]].strip())
-    size = number("size_bits", True, 1.0)
+        raise row.error("dst", "different from src")
+    size = row.number("size_bits", 1.0, integer=True)
     if size > _MAX_BITS:
-        raise fail(
-            "size_bits", f"an integer in the range [1, {_MAX_BITS}]", fields[col["size_bits"]]
-        )
-    deadline = number("deadline", time_col == "slot", 0.0)
+        raise row.error("size_bits", f"an integer in the range [1, {_MAX_BITS}]")
+    deadline = row.number("deadline", 0.0, integer=time_col == "slot")
     if deadline < t:
-        raise fail(
-            "deadline",
-            f"at or after the arrival ({time_col} {fields[col[time_col]].strip()})",
-            fields[col["deadline"]].strip(),
-        )
+        raise row.error("deadline", f"at or after the arrival ({time_col} {row.raw(time_col)})")
     if time_col == "timestamp":
         assert slot_duration_s is not None
         slot, deadline_slot = (
@@ -897,8 +761,9 @@ def build_demand(
     def index(node: Hashable, name: str) -> int:
         key = str(node).strip()
         if key not in lookup:
+            known = describe_ids(lookup, _KNOWN_LIMIT)
             raise InvalidParameterError(
-                f"The {name!r} parameter of {owner} must name nodes among {_known(lookup)}. "
+                f"The {name!r} parameter of {owner} must name nodes among {known}. "
                 f"Got {node!r} instead."
             )
         return lookup[key]

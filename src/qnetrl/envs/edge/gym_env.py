@@ -18,7 +18,14 @@ from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 from numpy.typing import NDArray
 
-from qnetrl._validation import InvalidParameterError, check_choice
+from qnetrl.envs._faces import (
+    SingleStep,
+    VectorStep,
+    check_render_mode,
+    resolve_config,
+    single_step,
+    vector_step,
+)
 from qnetrl.envs.edge.core import EdgeCore, EdgeEnvConfig
 
 __all__ = ["EdgeSchedulingEnv", "EdgeSchedulingVectorEnv", "make_config"]
@@ -29,35 +36,13 @@ def make_config(
 ) -> EdgeEnvConfig:
     """Resolve the ``config`` argument of the env constructors (keyword overrides win).
 
-    Parameters
-    ----------
-    config : EdgeEnvConfig, mapping or None
-        A config, a dict of fields, or None for the defaults.
-    overrides : mapping
-        Field values that replace those of ``config`` (e.g. ``n_nodes=5`` given to
-        ``gymnasium.make``).
-
-    Returns
-    -------
-    EdgeEnvConfig
-        The validated config.
-
-    Raises
-    ------
-    qnetrl.config.ConfigError
-        If a field is unknown or out of range (the message names it).
+    ``config`` is an EdgeEnvConfig, a dict of fields, or None for the defaults; ``overrides``
+    are field values that replace its own (e.g. ``n_nodes=5`` given to ``gymnasium.make``).
+    Returns the validated config; an unknown or out-of-range field raises
+    :class:`qnetrl.config.ConfigError` naming it.
     """
-    if config is None:
-        base = EdgeEnvConfig.validate_dict(dict(overrides), source="EdgeScheduling arguments")
-        return base
-    if isinstance(config, EdgeEnvConfig):
-        return config.with_overrides(dict(overrides)) if overrides else config
-    if isinstance(config, Mapping):
-        data = {**config, **overrides}
-        return EdgeEnvConfig.validate_dict(data, source="EdgeScheduling config")
-    raise InvalidParameterError(
-        f"The 'config' parameter of EdgeSchedulingEnv must be an EdgeEnvConfig, a mapping or "
-        f"None. Got {config!r} instead."
+    return resolve_config(
+        EdgeEnvConfig, config, overrides, owner="EdgeSchedulingEnv", source="EdgeScheduling"
     )
 
 
@@ -144,10 +129,8 @@ class EdgeSchedulingEnv(gym.Env[NDArray[np.float32], np.int64]):
         render_mode: str | None = None,
         **overrides: Any,
     ) -> None:
-        if render_mode is not None:
-            check_choice("render_mode", render_mode, ("ansi",), owner="EdgeSchedulingEnv")
+        self.render_mode = check_render_mode(render_mode, "EdgeSchedulingEnv")
         self.config = make_config(config, overrides)
-        self.render_mode = render_mode
         self.core = EdgeCore(self.config, 1)
         self.action_space = spaces.Discrete(self.config.n_nodes)
         self.observation_space = spaces.Box(self.core.obs_low, self.core.obs_high, dtype=np.float32)
@@ -160,23 +143,9 @@ class EdgeSchedulingEnv(gym.Env[NDArray[np.float32], np.int64]):
         obs = self.core.reset(self.np_random)
         return obs[0], {}
 
-    def step(
-        self, action: int | np.integer[Any]
-    ) -> tuple[NDArray[np.float32], float, bool, bool, dict[str, Any]]:
+    def step(self, action: int | np.integer[Any]) -> SingleStep:
         """Dispatch the waiting task to node ``action``."""
-        if not self.action_space.contains(action):
-            raise InvalidParameterError(
-                f"The 'action' parameter of EdgeSchedulingEnv.step must be an int in the range "
-                f"[0, {self.config.n_nodes - 1}]. Got {action!r} instead."
-            )
-        obs, reward, truncated, info = self.core.step(np.array([action], dtype=np.int64))
-        return (
-            obs[0],
-            float(reward[0]),
-            False,
-            bool(truncated[0]),
-            {k: v[0] for k, v in info.items()},
-        )
+        return single_step(self.core, self.action_space, action, "EdgeSchedulingEnv.step")
 
     def render(self) -> str | None:
         """A text line with the step, loads and key balances (``render_mode="ansi"``)."""
@@ -234,12 +203,10 @@ class EdgeSchedulingVectorEnv(VectorEnv[NDArray[np.float32], NDArray[np.int64], 
         render_mode: str | None = None,
         **overrides: Any,
     ) -> None:
-        if render_mode is not None:
-            check_choice("render_mode", render_mode, ("ansi",), owner="EdgeSchedulingVectorEnv")
+        self.render_mode = check_render_mode(render_mode, "EdgeSchedulingVectorEnv")
         self.config = make_config(config, overrides)
         self.core = EdgeCore(self.config, num_envs)  # validates num_envs as batch_size
         self.num_envs = int(num_envs)
-        self.render_mode = render_mode
         self.single_action_space = spaces.Discrete(self.config.n_nodes)
         self.action_space = batch_space(self.single_action_space, self.num_envs)
         self.single_observation_space = spaces.Box(
@@ -254,31 +221,9 @@ class EdgeSchedulingVectorEnv(VectorEnv[NDArray[np.float32], NDArray[np.int64], 
         super().reset(seed=seed)
         return self.core.reset(self.np_random), {}
 
-    def step(
-        self, actions: NDArray[np.int64]
-    ) -> tuple[
-        NDArray[np.float32],
-        NDArray[np.float64],
-        NDArray[np.bool_],
-        NDArray[np.bool_],
-        dict[str, Any],
-    ]:
+    def step(self, actions: NDArray[np.int64]) -> VectorStep:
         """Dispatch every copy's waiting task; autoreset on the truncation step."""
-        obs, reward, truncated, info = self.core.step(np.asarray(actions))
-        terminated = np.zeros(self.num_envs, dtype=np.bool_)
-        infos: dict[str, Any] = {}
-        for key, value in info.items():
-            infos[key] = value
-            infos[f"_{key}"] = np.ones(self.num_envs, dtype=np.bool_)
-        if truncated.any():
-            # Copies share one horizon and one step counter, so they truncate together.
-            assert truncated.all(), "edge copies must truncate on the same step"
-            infos["final_info"] = dict(infos)
-            infos["_final_info"] = truncated.copy()
-            infos["final_obs"] = obs
-            infos["_final_obs"] = truncated.copy()
-            obs = self.core.reset(self.np_random)
-        return obs, reward, terminated, truncated, infos
+        return vector_step(self.core, actions, self.np_random)
 
     def render(self) -> tuple[str, ...] | None:
         """One text line per copy (``render_mode="ansi"``)."""

@@ -21,14 +21,26 @@ import math
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Final
+from typing import Final, TypedDict, Unpack
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
-from scipy.special import pdtrc
 
 from qnetrl._validation import InvalidParameterError, check_range
-from qnetrl.network.demand import TraceFormatError
+from qnetrl.network._demand_base import (
+    OVERFLOW_PROBABILITY,
+    SlotReplay,
+    TraceFormatError,
+    TraceRow,
+    check_int,
+    check_int_array,
+    check_rng,
+    fit_to_capacity,
+    index_ids,
+    open_trace_csv,
+    pad,
+    poisson_capacity,
+)
 
 __all__ = [
     "OVERFLOW_PROBABILITY",
@@ -46,8 +58,8 @@ __all__ = [
 #: Columns a request trace file must have, in any order (other columns are ignored).
 REQUEST_TRACE_COLUMNS: Final[tuple[str, ...]] = ("timestamp", "src", "dst", "fidelity")
 
-#: Probability, per copy and per slot, that arrivals exceed the default capacity R.
-OVERFLOW_PROBABILITY: Final[float] = 1e-9
+#: Node ids quoted, at most, in a message about an unknown node.
+_KNOWN_LIMIT: Final[int] = 6
 
 
 # ---------------------------------------------------------------------------------------------
@@ -101,28 +113,19 @@ class EntanglementRequestBatch:
 # ---------------------------------------------------------------------------------------------
 
 
-def _check_rng(rng: object, owner: str) -> np.random.Generator:
-    if not isinstance(rng, np.random.Generator):
-        raise InvalidParameterError(
-            f"The 'rng' parameter of {owner} must be an instance of numpy.random.Generator. "
-            f"Got {rng!r} instead."
-        )
-    return rng
-
-
-def _check_int(name: str, value: object, owner: str, low: int) -> int:
-    ok = isinstance(value, int | np.integer) and not isinstance(value, bool) and value >= low
-    if not ok:
-        raise InvalidParameterError(
-            f"The {name!r} parameter of {owner} must be an int in the range [{low}, inf). "
-            f"Got {value!r} instead."
-        )
-    return int(value)  # type: ignore[arg-type]
-
-
-def _node_rates(name: str, value: ArrayLike, n_nodes: int, owner: str) -> NDArray[np.float64]:
-    """Per-node rates (in requests/slot), shape (N,), finite and >= 0."""
-    arr = check_range(name, value, owner=owner, low=0.0, high=math.inf, high_inclusive=False)
+def _per_node(
+    name: str, value: ArrayLike, n_nodes: int, owner: str, low: float = 0.0
+) -> NDArray[np.float64]:
+    """Finite per-node values in ``[low, inf)`` (``low=-inf``: any finite value), shape (N,)."""
+    arr = check_range(
+        name,
+        value,
+        owner=owner,
+        low=low,
+        high=math.inf,
+        low_inclusive=math.isfinite(low),
+        high_inclusive=False,
+    )
     try:
         return np.broadcast_to(arr, (n_nodes,)).astype(np.float64)
     except ValueError:
@@ -132,19 +135,19 @@ def _node_rates(name: str, value: ArrayLike, n_nodes: int, owner: str) -> NDArra
         ) from None
 
 
-def _capacity(value: int | None, max_total_rate: float, owner: str) -> int:
-    """Given capacity, or the smallest R with P(Poisson(max_total_rate) > R) <= 1e-9."""
-    if value is not None:
-        return _check_int("max_requests_per_slot", value, owner, 1)
-    top = int(max_total_rate + 12.0 * math.sqrt(max_total_rate) + 40.0)
-    k = np.arange(top + 1)
-    tail = pdtrc(k, max_total_rate)  # P(N > k)
-    return max(1, int(k[np.argmax(tail <= OVERFLOW_PROBABILITY)]))
-
-
 # ---------------------------------------------------------------------------------------------
 # Synthetic generators
 # ---------------------------------------------------------------------------------------------
+
+
+class _RequestOptions(TypedDict, total=False):
+    """Keyword arguments every synthetic generator takes (see :class:`PoissonRequests`)."""
+
+    fidelity_low: float
+    fidelity_high: float
+    deadline_slots: int
+    batch_size: int
+    max_requests_per_slot: int | None
 
 
 class _SyntheticRequests:
@@ -157,14 +160,14 @@ class _SyntheticRequests:
         n_nodes: int,
         max_rates: NDArray[np.float64],
         *,
-        fidelity_low: float,
-        fidelity_high: float,
-        deadline_slots: int,
-        batch_size: int,
-        max_requests_per_slot: int | None,
+        fidelity_low: float = 0.6,
+        fidelity_high: float = 0.9,
+        deadline_slots: int = 10,
+        batch_size: int = 1,
+        max_requests_per_slot: int | None = None,
     ) -> None:
         owner = self._owner
-        self.n_nodes = _check_int("n_nodes", n_nodes, owner, 2)
+        self.n_nodes = check_int("n_nodes", n_nodes, owner, 2)
         self.fidelity_low = float(
             check_range("fidelity_low", fidelity_low, owner=owner, low=0.0, high=1.0)
         )
@@ -173,15 +176,15 @@ class _SyntheticRequests:
                 "fidelity_high", fidelity_high, owner=owner, low=self.fidelity_low, high=1.0
             )
         )
-        self.deadline_slots = _check_int("deadline_slots", deadline_slots, owner, 0)
-        self.batch_size = _check_int("batch_size", batch_size, owner, 1)
-        self.capacity = _capacity(max_requests_per_slot, float(max_rates.sum()), owner)
+        self.deadline_slots = check_int("deadline_slots", deadline_slots, owner, 0)
+        self.batch_size = check_int("batch_size", batch_size, owner, 1)
+        self.capacity = poisson_capacity(max_requests_per_slot, float(max_rates.sum()), owner)
         self.arrived = np.zeros(self.batch_size, dtype=np.int64)
         self.dropped = np.zeros(self.batch_size, dtype=np.int64)
 
     def reset(self, rng: np.random.Generator) -> None:
         """Clear the running totals (subclasses also redraw their modulating state)."""
-        _check_rng(rng, f"{type(self).__name__}.reset")
+        check_rng(rng, f"{type(self).__name__}.reset")
         self.arrived[:] = 0
         self.dropped[:] = 0
 
@@ -199,8 +202,8 @@ class _SyntheticRequests:
         generators advance their hidden state after each call.
         """
         owner = f"{type(self).__name__}.sample"
-        _check_rng(rng, owner)
-        slot = _check_int("slot", slot, owner, 0)
+        check_rng(rng, owner)
+        slot = check_int("slot", slot, owner, 0)
         lam = self.rates(slot)
         batch = _draw_requests(
             rng,
@@ -237,8 +240,7 @@ def _draw_requests(
     u = rng.random((bsz, capacity))
     offset = rng.integers(0, n - 1, size=(bsz, capacity))
     fid = rng.uniform(fidelity_low, fidelity_high, size=(bsz, capacity))
-    count = np.minimum(count_all, capacity)
-    valid = np.arange(capacity) < count[:, None]
+    count, valid, overflow = fit_to_capacity(count_all, capacity)
     # Source of each arrival: categorical with probabilities lam / total, per copy. Rows are
     # made monotone across copies by adding the copy index, so one searchsorted serves all.
     safe = np.where(total > 0.0, total, 1.0)
@@ -250,14 +252,14 @@ def _draw_requests(
     dst = (src + 1 + offset) % n  # uniform over the n - 1 other nodes
     arrival = np.full((bsz, capacity), slot, dtype=np.int64)
     return EntanglementRequestBatch(
-        src=np.where(valid, src, -1).astype(np.int64),
-        dst=np.where(valid, dst, -1).astype(np.int64),
-        fidelity=np.where(valid, fid, 0.0),
-        arrival=np.where(valid, arrival, -1),
-        deadline=np.where(valid, arrival + deadline_slots, -1),
+        src=pad(src, valid, -1),
+        dst=pad(dst, valid, -1),
+        fidelity=pad(fid, valid, 0.0),
+        arrival=pad(arrival, valid, -1),
+        deadline=pad(arrival + deadline_slots, valid, -1),
         valid=valid,
         count=count,
-        overflow=count_all - count,
+        overflow=overflow,
     )
 
 
@@ -318,28 +320,10 @@ class PoissonRequests(_SyntheticRequests):
 
     _owner = "PoissonRequests"
 
-    def __init__(
-        self,
-        n_nodes: int,
-        rates: ArrayLike,
-        *,
-        fidelity_low: float = 0.6,
-        fidelity_high: float = 0.9,
-        deadline_slots: int = 10,
-        batch_size: int = 1,
-        max_requests_per_slot: int | None = None,
-    ) -> None:
-        n = _check_int("n_nodes", n_nodes, self._owner, 2)
-        self.base_rates = _node_rates("rates", rates, n, self._owner)
-        super().__init__(
-            n,
-            self.base_rates,
-            fidelity_low=fidelity_low,
-            fidelity_high=fidelity_high,
-            deadline_slots=deadline_slots,
-            batch_size=batch_size,
-            max_requests_per_slot=max_requests_per_slot,
-        )
+    def __init__(self, n_nodes: int, rates: ArrayLike, **options: Unpack[_RequestOptions]) -> None:
+        n = check_int("n_nodes", n_nodes, self._owner, 2)
+        self.base_rates = _per_node("rates", rates, n, self._owner)
+        super().__init__(n, self.base_rates, **options)
 
     def rates(self, slot: int) -> NDArray[np.float64]:
         """Arrival rate of every node (in requests/slot), ndarray of shape (B, N)."""
@@ -404,31 +388,19 @@ class BurstyRequests(_SyntheticRequests):
         *,
         p_on: float = 0.05,
         p_off: float = 0.2,
-        fidelity_low: float = 0.6,
-        fidelity_high: float = 0.9,
-        deadline_slots: int = 10,
-        batch_size: int = 1,
-        max_requests_per_slot: int | None = None,
+        **options: Unpack[_RequestOptions],
     ) -> None:
         owner = self._owner
-        n = _check_int("n_nodes", n_nodes, owner, 2)
-        self.rates_low = _node_rates("rates_low", rates_low, n, owner)
-        self.rates_high = _node_rates("rates_high", rates_high, n, owner)
+        n = check_int("n_nodes", n_nodes, owner, 2)
+        self.rates_low = _per_node("rates_low", rates_low, n, owner)
+        self.rates_high = _per_node("rates_high", rates_high, n, owner)
         self.p_on = float(
             check_range("p_on", p_on, owner=owner, low=0.0, high=1.0, low_inclusive=False)
         )
         self.p_off = float(
             check_range("p_off", p_off, owner=owner, low=0.0, high=1.0, low_inclusive=False)
         )
-        super().__init__(
-            n,
-            np.maximum(self.rates_low, self.rates_high),
-            fidelity_low=fidelity_low,
-            fidelity_high=fidelity_high,
-            deadline_slots=deadline_slots,
-            batch_size=batch_size,
-            max_requests_per_slot=max_requests_per_slot,
-        )
+        super().__init__(n, np.maximum(self.rates_low, self.rates_high), **options)
         self.bursting = np.zeros((self.batch_size, n), dtype=bool)
 
     @property
@@ -500,15 +472,11 @@ class DiurnalRequests(_SyntheticRequests):
         amplitude: float = 0.8,
         period_slots: float = 100.0,
         phase: ArrayLike = 0.0,
-        fidelity_low: float = 0.6,
-        fidelity_high: float = 0.9,
-        deadline_slots: int = 10,
-        batch_size: int = 1,
-        max_requests_per_slot: int | None = None,
+        **options: Unpack[_RequestOptions],
     ) -> None:
         owner = self._owner
-        n = _check_int("n_nodes", n_nodes, owner, 2)
-        self.base_rates = _node_rates("rates", rates, n, owner)
+        n = check_int("n_nodes", n_nodes, owner, 2)
+        self.base_rates = _per_node("rates", rates, n, owner)
         self.amplitude = float(check_range("amplitude", amplitude, owner=owner, low=0.0, high=1.0))
         self.period_slots = float(
             check_range(
@@ -521,31 +489,8 @@ class DiurnalRequests(_SyntheticRequests):
                 high_inclusive=False,
             )
         )
-        ph = check_range(
-            "phase",
-            phase,
-            owner=owner,
-            low=-math.inf,
-            high=math.inf,
-            low_inclusive=False,
-            high_inclusive=False,
-        )
-        try:
-            self.phase = np.broadcast_to(ph, (n,)).astype(np.float64)
-        except ValueError:
-            raise InvalidParameterError(
-                f"The 'phase' parameter of {owner} must be a scalar or an array of shape "
-                f"({n},). Got shape {ph.shape!r} instead."
-            ) from None
-        super().__init__(
-            n,
-            self.base_rates * (1.0 + self.amplitude),
-            fidelity_low=fidelity_low,
-            fidelity_high=fidelity_high,
-            deadline_slots=deadline_slots,
-            batch_size=batch_size,
-            max_requests_per_slot=max_requests_per_slot,
-        )
+        self.phase = _per_node("phase", phase, n, owner, low=-math.inf)
+        super().__init__(n, self.base_rates * (1.0 + self.amplitude), **options)
 
     def rates(self, slot: int) -> NDArray[np.float64]:
         """Arrival rate of every node in ``slot`` (in requests/slot), shape (B, N)."""
@@ -559,7 +504,7 @@ class DiurnalRequests(_SyntheticRequests):
 # ---------------------------------------------------------------------------------------------
 
 
-class TraceRequests:
+class TraceRequests(SlotReplay):
     """Replay of recorded entanglement requests, slot by slot, identical in all B copies.
 
     Parameters
@@ -607,11 +552,11 @@ class TraceRequests:
         max_requests_per_slot: int | None = None,
     ) -> None:
         owner = "TraceRequests"
-        self.n_nodes = _check_int("n_nodes", n_nodes, owner, 2)
+        self.n_nodes = check_int("n_nodes", n_nodes, owner, 2)
         cols = {
-            "slot": _int_column("slot", slot, owner, 0, None),
-            "src": _int_column("src", src, owner, 0, self.n_nodes - 1),
-            "dst": _int_column("dst", dst, owner, 0, self.n_nodes - 1),
+            "slot": check_int_array("slot", slot, owner, 0).reshape(-1),
+            "src": check_int_array("src", src, owner, 0, self.n_nodes - 1).reshape(-1),
+            "dst": check_int_array("dst", dst, owner, 0, self.n_nodes - 1).reshape(-1),
         }
         fid = check_range("fidelity", fidelity, owner=owner, low=0.0, high=1.0).reshape(-1)
         n = cols["slot"].shape[0]
@@ -628,23 +573,11 @@ class TraceRequests:
                 f"The 'dst' parameter of {owner} must differ from 'src' for every request. "
                 f"Got {int(cols['dst'][i])} at request {i} instead."
             )
-        self.deadline_slots = _check_int("deadline_slots", deadline_slots, owner, 0)
-        self.batch_size = _check_int("batch_size", batch_size, owner, 1)
-        order = np.argsort(cols["slot"], kind="stable")
-        self._slot = cols["slot"][order]
+        self.deadline_slots = check_int("deadline_slots", deadline_slots, owner, 0)
+        order = self._index_slots(cols["slot"], batch_size, max_requests_per_slot, owner)
         self._src = cols["src"][order]
         self._dst = cols["dst"][order]
         self._fid = fid[order]
-        per_slot = np.unique(self._slot, return_counts=True)[1]
-        busiest = int(per_slot.max()) if per_slot.size else 0
-        if max_requests_per_slot is None:
-            self.capacity = max(1, busiest)
-        else:
-            self.capacity = _check_int("max_requests_per_slot", max_requests_per_slot, owner, 1)
-        self.n_requests = n
-        self.last_slot = int(self._slot[-1]) if n else -1
-        self.arrived = np.zeros(self.batch_size, dtype=np.int64)
-        self.dropped = np.zeros(self.batch_size, dtype=np.int64)
 
     def reset(self, rng: np.random.Generator | None = None) -> None:
         """Clear the running totals (the trace itself is replayed from slot 0 again)."""
@@ -653,75 +586,33 @@ class TraceRequests:
 
     def sample(self, rng: np.random.Generator | None, slot: int) -> EntanglementRequestBatch:
         """The requests recorded for ``slot`` (an int in ``[0, inf)``), in every copy."""
-        slot = _check_int("slot", slot, "TraceRequests.sample", 0)
-        lo = int(np.searchsorted(self._slot, slot, side="left"))
-        hi = int(np.searchsorted(self._slot, slot, side="right"))
-        count = min(hi - lo, self.capacity)
-        shape = (self.batch_size, self.capacity)
-        valid_row = np.arange(self.capacity) < count
-
-        def row(values: NDArray, fill: float) -> NDArray:
-            out = np.full(self.capacity, fill, dtype=values.dtype)
-            out[:count] = values[lo : lo + count]
-            return np.broadcast_to(out, shape).copy()
-
-        arrival = np.where(valid_row, slot, -1)
-        self.arrived += hi - lo
-        self.dropped += hi - lo - count
+        window = self._window(slot, "TraceRequests.sample")
+        valid = window.valid
+        arrival = window.rows(self._slot, -1)
         return EntanglementRequestBatch(
-            src=row(self._src, -1),
-            dst=row(self._dst, -1),
-            fidelity=row(self._fid, 0.0),
-            arrival=np.broadcast_to(arrival, shape).astype(np.int64),
-            deadline=np.broadcast_to(
-                np.where(valid_row, slot + self.deadline_slots, -1), shape
-            ).astype(np.int64),
-            valid=np.broadcast_to(valid_row, shape).copy(),
-            count=np.full(self.batch_size, count, dtype=np.int64),
-            overflow=np.full(self.batch_size, hi - lo - count, dtype=np.int64),
+            src=window.rows(self._src, -1),
+            dst=window.rows(self._dst, -1),
+            fidelity=window.rows(self._fid, 0.0),
+            arrival=arrival,
+            deadline=pad(arrival + self.deadline_slots, valid, -1),
+            valid=valid,
+            count=window.count,
+            overflow=window.overflow,
         )
-
-
-def _int_column(
-    name: str, value: ArrayLike, owner: str, low: int, high: int | None
-) -> NDArray[np.int64]:
-    """Integer-valued entries in ``[low, high]`` as a 1-d int64 array."""
-    arr = check_range(name, value, owner=owner, low=low, high=high).reshape(-1)
-    bad = ~np.isfinite(arr) | (arr != np.round(arr))
-    if bad.any():
-        raise InvalidParameterError(
-            f"The {name!r} parameter of {owner} must hold integers in the range "
-            f"[{low}, {'inf' if high is None else high}]. Got {arr[bad][0]!r} instead."
-        )
-    return arr.astype(np.int64)
 
 
 def _node_lookup(node_ids: Sequence[Hashable] | int, owner: str) -> dict[str, int]:
     """Map ``str(node_id)`` to its index; an int N stands for the ids ``0 .. N-1``."""
     if isinstance(node_ids, int | np.integer) and not isinstance(node_ids, bool):
-        ids: Sequence[Hashable] = range(_check_int("node_ids", node_ids, owner, 2))
+        ids: Sequence[Hashable] = range(check_int("node_ids", node_ids, owner, 2))
     else:
         ids = node_ids  # type: ignore[assignment]
-    lookup: dict[str, int] = {}
-    for i, node in enumerate(ids):
-        key = str(node).strip()
-        if key in lookup:
-            raise InvalidParameterError(
-                f"The 'node_ids' parameter of {owner} must hold distinct ids. "
-                f"Got {node!r} twice (positions {lookup[key]} and {i})."
-            )
-        lookup[key] = i
+    lookup = index_ids(ids, owner)
     if len(lookup) < 2:
         raise InvalidParameterError(
             f"The 'node_ids' parameter of {owner} must hold at least 2 node ids. Got {len(lookup)}."
         )
     return lookup
-
-
-def _known(lookup: dict[str, int], limit: int = 6) -> str:
-    names = list(lookup)
-    more = f", ... ({len(names)} in all)" if len(names) > limit else ""
-    return "{" + ", ".join(repr(n) for n in names[:limit]) + more + "}"
 
 
 def load_request_trace(
@@ -785,36 +676,12 @@ def load_request_trace(
             high_inclusive=False,
         )
     )
-    path = Path(path)
-    where = f"Trace file {str(path)!r}"
-    try:
-        handle = path.open(newline="", encoding="utf-8")
-    except FileNotFoundError:
-        raise TraceFormatError(f"{where} does not exist.") from None
-    except OSError as exc:
-        raise TraceFormatError(f"{where} cannot be read: {exc}.") from None
     rows: list[tuple[int, int, int, float]] = []
-    with handle:
-        reader = csv.reader(handle)
-        header = next(reader, None)
-        if header is None:
-            raise TraceFormatError(
-                f"{where} is empty; expected a header row with the columns "
-                f"{', '.join(REQUEST_TRACE_COLUMNS)}."
-            )
-        header = [h.strip() for h in header]
-        missing = [c for c in REQUEST_TRACE_COLUMNS if c not in header]
-        if missing:
-            raise TraceFormatError(
-                f"{where}, line 1 (header): missing column(s) {', '.join(missing)}. "
-                f"Got columns {header!r}."
-            )
-        col = {name: header.index(name) for name in REQUEST_TRACE_COLUMNS}
-        for r, fields in enumerate(reader, start=1):
-            if not fields or all(not f.strip() for f in fields):
-                continue
-            at = f"{where}, row {r} (line {reader.line_num})"
-            rows.append(_parse_request_row(fields, col, lookup, slot_s, len(header), at))
+    expected = f"the columns {', '.join(REQUEST_TRACE_COLUMNS)}"
+    with open_trace_csv(Path(path), expected) as trace:
+        trace.require([c for c in REQUEST_TRACE_COLUMNS if c not in trace.header])
+        col = {name: trace.header.index(name) for name in REQUEST_TRACE_COLUMNS}
+        rows.extend(_parse_request_row(row, lookup, slot_s) for row in trace.rows(col))
     data = np.array(rows, dtype=np.float64).reshape(-1, 4)
     return TraceRequests(
         data[:, 0].astype(np.int64),
@@ -829,46 +696,14 @@ def load_request_trace(
 
 
 def _parse_request_row(
-    fields: list[str],
-    col: dict[str, int],
-    lookup: dict[str, int],
-    slot_s: float,
-    n_columns: int,
-    at: str,
+    row: TraceRow, lookup: dict[str, int], slot_s: float
 ) -> tuple[int, int, int, float]:
     """One validated trace row as ``(slot, src, dst, fidelity)``."""
-    if len(fields) != n_columns:
-        raise TraceFormatError(
-            f"{at}: expected {n_columns} fields as in the header. Got {len(fields)}."
-        )
-
-    def fail(field: str, allowed: str) -> TraceFormatError:
-        raw = fields[col[field]].strip()
-        return TraceFormatError(
-            f"{at}: the {field!r} field must be {allowed}. Got {raw!r} instead."
-        )
-
-    def number(field: str, low: float, high: float) -> float:
-        allowed = f"a number in the range [{low:g}, {high:g}]"
-        try:
-            value = float(fields[col[field]].strip())
-        except ValueError:
-            raise fail(field, allowed) from None
-        if not (math.isfinite(value) and low <= value <= high):
-            raise fail(field, allowed)
-        return value
-
-    def node(field: str) -> int:
-        raw = fields[col[field]].strip()
-        if raw not in lookup:
-            raise fail(field, f"one of the node ids {_known(lookup)}")
-        return lookup[raw]
-
-    t = number("timestamp", 0.0, math.inf)
-    src, dst = node("src"), node("dst")
+    t = row.number("timestamp", 0.0)
+    src, dst = row.node("src", lookup, _KNOWN_LIMIT), row.node("dst", lookup, _KNOWN_LIMIT)
     if src == dst:
-        raise fail("dst", "different from src")
-    fid = number("fidelity", 0.0, 1.0)
+        raise row.error("dst", "different from src")
+    fid = row.number("fidelity", 0.0, 1.0)
     return math.floor(t / slot_s), src, dst, fid
 
 

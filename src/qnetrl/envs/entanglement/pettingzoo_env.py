@@ -19,7 +19,8 @@ from gymnasium.utils import seeding
 from numpy.typing import NDArray
 from pettingzoo import ParallelEnv
 
-from qnetrl._validation import InvalidParameterError, check_choice
+from qnetrl._validation import InvalidParameterError
+from qnetrl.envs._faces import check_render_mode, resolve_config
 from qnetrl.envs.entanglement.core import EntanglementCore, EntanglementEnvConfig
 
 __all__ = ["EntanglementParallelEnv", "make_config", "parallel_env"]
@@ -49,32 +50,13 @@ def make_config(
 ) -> EntanglementEnvConfig:
     """Resolve the ``config`` argument of the env (keyword overrides win).
 
-    Parameters
-    ----------
-    config : EntanglementEnvConfig, mapping or None
-        A config, a dict of fields, or None for the defaults.
-    overrides : mapping
-        Field values replacing those of ``config`` (e.g. ``n_nodes=20``).
-
-    Returns
-    -------
-    EntanglementEnvConfig
-        The validated config.
-
-    Raises
-    ------
-    qnetrl.config.ConfigError
-        If a field is unknown or out of range (the message names it).
+    ``config`` is an EntanglementEnvConfig, a dict of fields, or None for the defaults;
+    ``overrides`` are field values that replace its own (e.g. ``n_nodes=20``). Returns the
+    validated config; an unknown or out-of-range field raises
+    :class:`qnetrl.config.ConfigError` naming it.
     """
-    if config is None:
-        return EntanglementEnvConfig.validate_dict(dict(overrides), source="dpem arguments")
-    if isinstance(config, EntanglementEnvConfig):
-        return config.with_overrides(dict(overrides)) if overrides else config
-    if isinstance(config, Mapping):
-        return EntanglementEnvConfig.validate_dict({**config, **overrides}, source="dpem config")
-    raise InvalidParameterError(
-        f"The 'config' parameter of EntanglementParallelEnv must be an EntanglementEnvConfig, "
-        f"a mapping or None. Got {config!r} instead."
+    return resolve_config(
+        EntanglementEnvConfig, config, overrides, owner="EntanglementParallelEnv", source="dpem"
     )
 
 
@@ -207,10 +189,8 @@ class EntanglementParallelEnv(ParallelEnv[str, NDArray[np.float32], np.int64]):
         graph: nx.Graph | None = None,
         **overrides: Any,
     ) -> None:
-        if render_mode is not None:
-            check_choice("render_mode", render_mode, ("ansi",), owner="EntanglementParallelEnv")
+        self.render_mode = check_render_mode(render_mode, "EntanglementParallelEnv")
         self.config = make_config(config, overrides)
-        self.render_mode = render_mode
         self.core = EntanglementCore(self.config, 1, graph=graph)
         self.possible_agents = [f"node_{i}" for i in range(self.core.n_nodes)]
         self.agents: list[str] = []

@@ -18,7 +18,14 @@ from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 from numpy.typing import NDArray
 
-from qnetrl._validation import InvalidParameterError, check_choice
+from qnetrl.envs._faces import (
+    SingleStep,
+    VectorStep,
+    check_render_mode,
+    resolve_config,
+    single_step,
+    vector_step,
+)
 from qnetrl.envs.resilience.core import ResilienceCore, ResilienceEnvConfig, decode_action
 
 __all__ = ["ResilienceEnv", "ResilienceVectorEnv", "make_config"]
@@ -29,35 +36,18 @@ def make_config(
 ) -> ResilienceEnvConfig:
     """Resolve the ``config`` argument of the env constructors (keyword overrides win).
 
-    Parameters
-    ----------
-    config : ResilienceEnvConfig, mapping or None
-        A config, a dict of fields, or None for the defaults.
-    overrides : mapping
-        Field values that replace those of ``config`` (dotted names allowed, e.g.
-        ``{"network.n_paths": 3}``).
-
-    Returns
-    -------
-    ResilienceEnvConfig
-        The validated config.
-
-    Raises
-    ------
-    qnetrl.config.ConfigError
-        If a field is unknown or out of range (the message names it).
+    ``config`` is a ResilienceEnvConfig, a dict of fields, or None for the defaults;
+    ``overrides`` are field values that replace its own, dotted names allowed (e.g.
+    ``{"network.n_paths": 3}``). Returns the validated config; an unknown or out-of-range
+    field raises :class:`qnetrl.config.ConfigError` naming it.
     """
-    if config is None:
-        base = ResilienceEnvConfig()
-        return base.with_overrides(dict(overrides)) if overrides else base
-    if isinstance(config, ResilienceEnvConfig):
-        return config.with_overrides(dict(overrides)) if overrides else config
-    if isinstance(config, Mapping):
-        base = ResilienceEnvConfig.validate_dict(dict(config), source="Resilience config")
-        return base.with_overrides(dict(overrides)) if overrides else base
-    raise InvalidParameterError(
-        f"The 'config' parameter of ResilienceEnv must be a ResilienceEnvConfig, a mapping or "
-        f"None. Got {config!r} instead."
+    return resolve_config(
+        ResilienceEnvConfig,
+        config,
+        overrides,
+        owner="ResilienceEnv",
+        source="Resilience",
+        dotted=True,
     )
 
 
@@ -154,10 +144,8 @@ class ResilienceEnv(gym.Env[NDArray[np.float32], np.int64]):
         render_mode: str | None = None,
         **overrides: Any,
     ) -> None:
-        if render_mode is not None:
-            check_choice("render_mode", render_mode, ("ansi",), owner="ResilienceEnv")
+        self.render_mode = check_render_mode(render_mode, "ResilienceEnv")
         self.config = make_config(config, overrides)
-        self.render_mode = render_mode
         self.core = ResilienceCore(self.config, 1)
         self.action_space = spaces.Discrete(self.core.n_actions)
         self.observation_space = spaces.Box(self.core.obs_low, self.core.obs_high, dtype=np.float32)
@@ -170,37 +158,29 @@ class ResilienceEnv(gym.Env[NDArray[np.float32], np.int64]):
         ``options`` may hold ``byzantine_fraction`` and ``fluctuating`` to force the scenario.
         """
         super().reset(seed=seed)
-        opts = dict(options or {})
-        obs = self.core.reset(
-            self.np_random,
-            byzantine_fraction=opts.get("byzantine_fraction"),
-            fluctuating=opts.get("fluctuating"),
-        )
-        return obs[0], {}
+        return _reset_core(self.core, self.np_random, options)[0], {}
 
-    def step(
-        self, action: int | np.integer[Any]
-    ) -> tuple[NDArray[np.float32], float, bool, bool, dict[str, Any]]:
+    def step(self, action: int | np.integer[Any]) -> SingleStep:
         """Run one epoch under ``action``."""
-        if not self.action_space.contains(action):
-            raise InvalidParameterError(
-                f"The 'action' parameter of ResilienceEnv.step must be an int in the range "
-                f"[0, {self.core.n_actions - 1}]. Got {action!r} instead."
-            )
-        obs, reward, truncated, info = self.core.step(np.array([action], dtype=np.int64))
-        return (
-            obs[0],
-            float(reward[0]),
-            False,
-            bool(truncated[0]),
-            {k: v[0] for k, v in info.items()},
-        )
+        return single_step(self.core, self.action_space, action, "ResilienceEnv.step")
 
     def render(self) -> str | None:
         """A text line with the epoch, the last action and the pools (``render_mode="ansi"``)."""
         if self.render_mode != "ansi":
             return None
         return _render_line(self.core, 0)
+
+
+def _reset_core(
+    core: ResilienceCore, rng: np.random.Generator, options: dict[str, Any] | None
+) -> NDArray[np.float32]:
+    """Reset every copy; ``options`` may force ``byzantine_fraction`` and ``fluctuating``."""
+    opts = dict(options or {})
+    return core.reset(
+        rng,
+        byzantine_fraction=opts.get("byzantine_fraction"),
+        fluctuating=opts.get("fluctuating"),
+    )
 
 
 def _render_line(core: ResilienceCore, b: int) -> str:
@@ -251,12 +231,10 @@ class ResilienceVectorEnv(VectorEnv[NDArray[np.float32], NDArray[np.int64], NDAr
         render_mode: str | None = None,
         **overrides: Any,
     ) -> None:
-        if render_mode is not None:
-            check_choice("render_mode", render_mode, ("ansi",), owner="ResilienceVectorEnv")
+        self.render_mode = check_render_mode(render_mode, "ResilienceVectorEnv")
         self.config = make_config(config, overrides)
         self.core = ResilienceCore(self.config, num_envs)  # validates num_envs
         self.num_envs = int(num_envs)
-        self.render_mode = render_mode
         self.single_action_space = spaces.Discrete(self.core.n_actions)
         self.action_space = batch_space(self.single_action_space, self.num_envs)
         self.single_observation_space = spaces.Box(
@@ -267,40 +245,16 @@ class ResilienceVectorEnv(VectorEnv[NDArray[np.float32], NDArray[np.int64], NDAr
     def reset(
         self, *, seed: int | None = None, options: dict[str, Any] | None = None
     ) -> tuple[NDArray[np.float32], dict[str, Any]]:
-        """Start an episode in every copy; ``seed`` reseeds ``self.np_random``."""
-        super().reset(seed=seed)
-        opts = dict(options or {})
-        obs = self.core.reset(
-            self.np_random,
-            byzantine_fraction=opts.get("byzantine_fraction"),
-            fluctuating=opts.get("fluctuating"),
-        )
-        return obs, {}
+        """Start an episode in every copy; ``seed`` reseeds ``self.np_random``.
 
-    def step(
-        self, actions: NDArray[np.int64]
-    ) -> tuple[
-        NDArray[np.float32],
-        NDArray[np.float64],
-        NDArray[np.bool_],
-        NDArray[np.bool_],
-        dict[str, Any],
-    ]:
-        """Run one epoch in every copy; autoreset on the truncation step."""
-        obs, reward, truncated, info = self.core.step(np.asarray(actions))
-        terminated = np.zeros(self.num_envs, dtype=np.bool_)
-        infos: dict[str, Any] = {}
-        for key, value in info.items():
-            infos[key] = value
-            infos[f"_{key}"] = np.ones(self.num_envs, dtype=np.bool_)
-        if truncated.any():
-            assert truncated.all(), "resilience copies must truncate on the same step"
-            infos["final_info"] = dict(infos)
-            infos["_final_info"] = truncated.copy()
-            infos["final_obs"] = obs
-            infos["_final_obs"] = truncated.copy()
-            obs = self.core.reset(self.np_random)
-        return obs, reward, terminated, truncated, infos
+        ``options`` may hold ``byzantine_fraction`` and ``fluctuating`` to force the scenario.
+        """
+        super().reset(seed=seed)
+        return _reset_core(self.core, self.np_random, options), {}
+
+    def step(self, actions: NDArray[np.int64]) -> VectorStep:
+        """Run one epoch in every copy; autoreset (default scenario) on the truncation step."""
+        return vector_step(self.core, actions, self.np_random)
 
     def render(self) -> tuple[str, ...] | None:
         """One text line per copy (``render_mode="ansi"``)."""
