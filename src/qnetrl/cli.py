@@ -7,8 +7,9 @@ message naming the option and its allowed range.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
@@ -17,6 +18,9 @@ from rich.console import Console
 
 from qnetrl import __version__
 from qnetrl._validation import InvalidParameterError
+
+if TYPE_CHECKING:
+    from qnetrl.config import ConfigBase
 
 __all__ = ["app", "main"]
 
@@ -132,6 +136,11 @@ def _parse_sets(items: list[str]) -> dict[str, object]:
     return out
 
 
+#: ``--force`` of the reproduce commands.
+ForceOption = Annotated[bool, typer.Option("--force", help="Overwrite a finished run in --out.")]
+#: Hidden ``--root`` of the reproduce commands.
+RootOption = Annotated[Path, typer.Option(hidden=True, help="Parent of new run directories.")]
+#: ``--tensorboard`` of the reproduce and sweep commands.
 TensorBoardOption = Annotated[
     bool,
     typer.Option(
@@ -149,6 +158,44 @@ def _check_tensorboard(tensorboard: bool) -> None:
         from qnetrl.experiments.tensorboard import require_tensorboard
 
         require_tensorboard("--tensorboard")
+
+
+_Config = TypeVar("_Config", bound="ConfigBase")
+
+
+def _prepare_study(
+    config_cls: type[_Config],
+    prepare_run_dir: Callable[..., Path],
+    *,
+    quick: bool,
+    config: Path | None,
+    set_: list[str] | None,
+    shortcuts: Mapping[str, Any],
+    tensorboard: bool,
+    out: Path | None,
+    root: Path,
+    force: bool,
+) -> tuple[_Config, Path]:
+    """The study's config (preset or YAML file, then --set, then the ``shortcuts`` options that
+    were given) and its prepared run directory; bad input exits with status 2."""
+    try:
+        if quick and config is not None:
+            raise InvalidParameterError(
+                "The '--quick' and '--config' options cannot be combined; use --set overrides."
+            )
+        if config is not None:
+            cfg = config_cls.from_yaml(config)
+        else:
+            cfg = config_cls.quick() if quick else config_cls()
+        overrides = _parse_sets(set_ or [])
+        overrides.update({k: v for k, v in shortcuts.items() if v is not None})
+        if overrides:
+            cfg = cfg.with_overrides(overrides)
+        _check_tensorboard(tensorboard)
+        run_dir = prepare_run_dir(cfg, out, root=root, force=force)
+    except InvalidParameterError as exc:
+        raise _fail(exc) from None
+    return cfg, run_dir
 
 
 @reproduce_app.command("edge")
@@ -186,37 +233,25 @@ def reproduce_edge(
         int | None,
         typer.Option(min=1, hidden=True, help="Shortcut for --set agent.total_env_steps=N."),
     ] = None,
-    force: Annotated[
-        bool, typer.Option("--force", help="Overwrite a finished run in --out.")
-    ] = False,
+    force: ForceOption = False,
     tensorboard: TensorBoardOption = False,
-    root: Annotated[Path, typer.Option(hidden=True, help="Parent of new run directories.")] = Path(
-        "runs"
-    ),
+    root: RootOption = Path("runs"),
 ) -> None:
     """The edge-scheduling study: DDQN vs DQN, heuristics and an oracle, beside the claims."""
     from qnetrl.experiments.edge_study import EdgeStudyConfig, prepare_run_dir, run_edge_study
 
-    try:
-        if quick and config is not None:
-            raise InvalidParameterError(
-                "The '--quick' and '--config' options cannot be combined; use --set overrides."
-            )
-        if config is not None:
-            cfg = EdgeStudyConfig.from_yaml(config)
-        else:
-            cfg = EdgeStudyConfig.quick() if quick else EdgeStudyConfig()
-        overrides = _parse_sets(set_ or [])
-        if seeds is not None:
-            overrides["seeds"] = seeds
-        if train_steps is not None:
-            overrides["agent.total_env_steps"] = train_steps
-        if overrides:
-            cfg = cfg.with_overrides(overrides)
-        _check_tensorboard(tensorboard)
-        run_dir = prepare_run_dir(cfg, out, root=root, force=force)
-    except InvalidParameterError as exc:
-        raise _fail(exc) from None
+    cfg, run_dir = _prepare_study(
+        EdgeStudyConfig,
+        prepare_run_dir,
+        quick=quick,
+        config=config,
+        set_=set_,
+        shortcuts={"seeds": seeds, "agent.total_env_steps": train_steps},
+        tensorboard=tensorboard,
+        out=out,
+        root=root,
+        force=force,
+    )
     run_edge_study(cfg, run_dir, console=console, tensorboard=tensorboard)
 
 
@@ -248,13 +283,9 @@ def reproduce_resilience(
         list[str] | None,
         typer.Option("--set", help="Override a config field, e.g. --set agent.lr=5e-4."),
     ] = None,
-    force: Annotated[
-        bool, typer.Option("--force", help="Overwrite a finished run in --out.")
-    ] = False,
+    force: ForceOption = False,
     tensorboard: TensorBoardOption = False,
-    root: Annotated[Path, typer.Option(hidden=True, help="Parent of new run directories.")] = Path(
-        "runs"
-    ),
+    root: RootOption = Path("runs"),
 ) -> None:
     """The resilience study: baseline, ABFT, DRA and ABFT + DRA under Byzantine nodes."""
     from qnetrl.experiments.resilience_study import (
@@ -263,24 +294,18 @@ def reproduce_resilience(
         run_resilience_study,
     )
 
-    try:
-        if quick and config is not None:
-            raise InvalidParameterError(
-                "The '--quick' and '--config' options cannot be combined; use --set overrides."
-            )
-        if config is not None:
-            cfg = ResilienceStudyConfig.from_yaml(config)
-        else:
-            cfg = ResilienceStudyConfig.quick() if quick else ResilienceStudyConfig()
-        overrides = _parse_sets(set_ or [])
-        if seeds is not None:
-            overrides["seeds"] = seeds
-        if overrides:
-            cfg = cfg.with_overrides(overrides)
-        _check_tensorboard(tensorboard)
-        run_dir = prepare_run_dir(cfg, out, root=root, force=force)
-    except InvalidParameterError as exc:
-        raise _fail(exc) from None
+    cfg, run_dir = _prepare_study(
+        ResilienceStudyConfig,
+        prepare_run_dir,
+        quick=quick,
+        config=config,
+        set_=set_,
+        shortcuts={"seeds": seeds},
+        tensorboard=tensorboard,
+        out=out,
+        root=root,
+        force=force,
+    )
     run_resilience_study(cfg, run_dir, console=console, tensorboard=tensorboard)
 
 
@@ -322,37 +347,25 @@ def reproduce_entanglement(
             "--set", help="Override a config field, e.g. --set env.n_nodes=50 (repeatable)."
         ),
     ] = None,
-    force: Annotated[
-        bool, typer.Option("--force", help="Overwrite a finished run in --out.")
-    ] = False,
+    force: ForceOption = False,
     tensorboard: TensorBoardOption = False,
-    root: Annotated[Path, typer.Option(hidden=True, help="Parent of new run directories.")] = Path(
-        "runs"
-    ),
+    root: RootOption = Path("runs"),
 ) -> None:
     """The DPEM entanglement study: forecast + PPO + DP-FedAvg, ablations and allocators."""
     from qnetrl.experiments import entanglement_study as es
 
-    try:
-        if quick and config is not None:
-            raise InvalidParameterError(
-                "The '--quick' and '--config' options cannot be combined; use --set overrides."
-            )
-        if config is not None:
-            cfg = es.EntanglementStudyConfig.from_yaml(config)
-        else:
-            cfg = es.EntanglementStudyConfig.quick() if quick else es.EntanglementStudyConfig()
-        overrides = _parse_sets(set_ or [])
-        if seeds is not None:
-            overrides["seeds"] = seeds
-        if workers is not None:
-            overrides["workers"] = workers
-        if overrides:
-            cfg = cfg.with_overrides(overrides)
-        _check_tensorboard(tensorboard)
-        run_dir = es.prepare_run_dir(cfg, out, root=root, force=force)
-    except InvalidParameterError as exc:
-        raise _fail(exc) from None
+    cfg, run_dir = _prepare_study(
+        es.EntanglementStudyConfig,
+        es.prepare_run_dir,
+        quick=quick,
+        config=config,
+        set_=set_,
+        shortcuts={"seeds": seeds, "workers": workers},
+        tensorboard=tensorboard,
+        out=out,
+        root=root,
+        force=force,
+    )
     es.run_entanglement_study(cfg, run_dir, console=console, tensorboard=tensorboard)
 
 

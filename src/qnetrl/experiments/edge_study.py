@@ -18,9 +18,7 @@ figures of :mod:`qnetrl.experiments.edge_plots`.
 
 from __future__ import annotations
 
-import json
 import math
-import shutil
 import time
 import warnings
 from collections.abc import Callable, Mapping, Sequence
@@ -34,11 +32,12 @@ from pydantic import Field, ValidationInfo, field_validator
 from rich.console import Console
 
 from qnetrl.agents.dqn import DQNConfig
-from qnetrl.config import ConfigBase, ConfigError
+from qnetrl.config import ConfigBase
 from qnetrl.envs.edge.core import EdgeCore, EdgeEnvConfig, secure_key_rate_bps
 from qnetrl.experiments import stats
-from qnetrl.experiments.progress import UnitProgress
-from qnetrl.experiments.rundir import atomic_write_text, run_metadata, write_json
+from qnetrl.experiments.rundir import json_safe, write_json
+from qnetrl.experiments.study_runs import StudyResult, prepare_study_run_dir, run_study_units
+from qnetrl.experiments.tables import claims_columns, format_interval, print_table, write_table
 from qnetrl.experiments.tensorboard import TensorBoardLogger, require_tensorboard, unit_logdir
 
 __all__ = [
@@ -695,27 +694,6 @@ def _run_unit(
 # --------------------------------------------------------------------------------------------
 
 
-def _finite(x: Any) -> float | None:
-    """A float for JSON, or None where the value is NaN or infinite."""
-    if x is None:
-        return None
-    v = float(x)
-    return v if math.isfinite(v) else None
-
-
-def _clean(obj: Any) -> Any:
-    """Recursively replace non-finite floats by None so that summary.json is plain JSON."""
-    if isinstance(obj, dict):
-        return {k: _clean(v) for k, v in obj.items()}
-    if isinstance(obj, list | tuple):
-        return [_clean(v) for v in obj]
-    if isinstance(obj, float | np.floating):
-        return _finite(obj)
-    if isinstance(obj, np.integer):
-        return int(obj)
-    return obj
-
-
 def _summarize(values: Sequence[float], config: EdgeStudyConfig, rng: np.random.Generator) -> dict:
     """``stats.summarize`` of the finite values; ``n_excluded`` counts the others."""
     x = np.asarray(values, dtype=np.float64)
@@ -935,68 +913,13 @@ def prepare_run_dir(
     root: str | Path = "runs",
     force: bool = False,
 ) -> Path:
-    """The directory a study writes into, created with ``config.yaml`` and ``meta.json``.
+    """The run directory of the edge study, with ``config.yaml`` and ``meta.json``.
 
-    Parameters
-    ----------
-    config : EdgeStudyConfig
-        The resolved config.
-    out : str, Path or None
-        Run directory to use as given. None creates a new ``root/edge/<timestamp>-<seed0>/``
-        with :func:`qnetrl.experiments.rundir.create_run_dir`.
-    root : str or Path, default "runs"
-        Parent of new run directories (used when ``out`` is None).
-    force : bool, default False
-        Allow overwriting a finished run or a run of another config in ``out``.
-
-    Returns
-    -------
-    Path
-        The run directory. An unfinished run of the same config in ``out`` is kept, so that
-        :func:`run_edge_study` resumes it from its ``units/`` files.
-
-    Raises
-    ------
-    ConfigError
-        If ``out`` holds a finished run (``summary.json``), a run of a different config, or
-        other files, and ``force`` is False.
+    ``out=None`` creates ``root/edge/<timestamp>-<seed0>/``. An unfinished run of the
+    same config in ``out`` is kept, so that :func:`run_edge_study` resumes it; errors and
+    ``force`` as in :func:`~qnetrl.experiments.study_runs.prepare_study_run_dir`.
     """
-    if out is None:
-        from qnetrl.experiments.rundir import create_run_dir
-
-        return create_run_dir("edge", config.seed0, config, root=root)
-    path = Path(out)
-    text = config.to_yaml()
-    if path.exists() and not path.is_dir():
-        raise ConfigError(f"The 'out' path {str(path)!r} exists and is not a directory.")
-    if path.is_dir() and any(path.iterdir()):
-        finished = (path / "summary.json").exists()
-        cfg_file = path / "config.yaml"
-        same = cfg_file.exists() and cfg_file.read_text() == text
-        if not force:
-            if finished:
-                raise ConfigError(
-                    f"The 'out' directory {str(path)!r} already holds a finished edge study "
-                    f"(summary.json). Choose another directory or pass --force to overwrite it."
-                )
-            if not cfg_file.exists():
-                raise ConfigError(
-                    f"The 'out' directory {str(path)!r} is not empty and holds no edge study. "
-                    f"Choose an empty or new directory."
-                )
-            if not same:
-                raise ConfigError(
-                    f"The 'out' directory {str(path)!r} holds an unfinished edge study of a "
-                    f"different config. Choose another directory or pass --force to restart."
-                )
-        elif not same or finished:
-            shutil.rmtree(path / "units", ignore_errors=True)
-            (path / "summary.json").unlink(missing_ok=True)
-    path.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(path / "config.yaml", text)
-    if not (path / "meta.json").exists():
-        write_json(path / "meta.json", run_metadata("edge", config.seed0))
-    return path
+    return prepare_study_run_dir("edge", config, config.seed0, out, root=root, force=force)
 
 
 # --------------------------------------------------------------------------------------------
@@ -1004,75 +927,8 @@ def prepare_run_dir(
 # --------------------------------------------------------------------------------------------
 
 
-@dataclass
-class EdgeStudyResult:
-    """What :func:`run_edge_study` returns.
-
-    Attributes
-    ----------
-    run_dir : Path
-        Where the outputs are.
-    summary : dict
-        The content of ``summary.json``.
-    wall_s : float
-        Wall-clock duration of this call (in s).
-    """
-
-    run_dir: Path
-    summary: dict[str, Any]
-    wall_s: float
-
-
-def _fmt(kind: str, x: float | None) -> str:
-    if x is None:
-        return "n/a"
-    if kind == "percent":
-        return f"{100.0 * x:.1f} %"
-    if kind == "bps":
-        return f"{x:,.0f}"
-    if kind == "usd":
-        return f"{x:.3g}"
-    if kind == "episodes":
-        return f"{x:.0f}"
-    return f"{x:.4g}"
-
-
-def _claims_table(claims: list[dict[str, Any]]) -> tuple[dict[str, list[Any]], ...]:
-    """Columns for table.csv (full precision), table.md (full text) and the console."""
-    csv_keys = ("claim", "publication", "band_low", "band_high", "measured_as", "baseline")
-    csv_cols: dict[str, list[Any]] = {
-        k: [] for k in (*csv_keys, "mean", "ci_low", "ci_high", "n", "verdict", "note")
-    }
-    md_keys = ("publication claim", "read as", "our measurement", "measured [95 % CI]", "verdict")
-    md: dict[str, list[Any]] = {k: [] for k in md_keys}
-    con: dict[str, list[Any]] = {k: [] for k in ("claim", "ours", "measured [95 % CI]", "verdict")}
-    for c in claims:
-        m, kind = c["measured"], c["kind"]
-        csv_cols["claim"].append(c["claim"])
-        pub = c["publication"]
-        csv_cols["publication"].append("" if pub is None else float(pub))
-        csv_cols["band_low"].append(float(c["band"][0]))
-        csv_cols["band_high"].append(float(c["band"][1]))
-        csv_cols["measured_as"].append(c["measured_as"])
-        csv_cols["baseline"].append(c["baseline"] or "")
-        for key in ("mean", "ci_low", "ci_high"):
-            csv_cols[key].append(math.nan if m[key] is None else float(m[key]))
-        csv_cols["n"].append(m["n"])
-        csv_cols["verdict"].append(c["verdict"])
-        csv_cols["note"].append(c["note"])
-        measured = (
-            f"{_fmt(kind, m['mean'])} [{_fmt(kind, m['ci_low'])}, {_fmt(kind, m['ci_high'])}]"
-        )
-        md["publication claim"].append(c["claim"])
-        md["read as"].append(c["rule"])
-        md["our measurement"].append(c["measured_as"] + (f" ({c['note']})" if c["note"] else ""))
-        md["measured [95 % CI]"].append(measured)
-        md["verdict"].append(c["verdict"])
-        con["claim"].append(c["claim"])
-        con["ours"].append(c["short"])
-        con["measured [95 % CI]"].append(measured)
-        con["verdict"].append(c["verdict"])
-    return csv_cols, md, con
+class EdgeStudyResult(StudyResult):
+    """What :func:`run_edge_study` returns: run directory, summary, wall time (s)."""
 
 
 #: Console columns (metric, header, format) of the methods table; full CIs are in methods.md.
@@ -1118,9 +974,7 @@ def _methods_table(
             s = methods[name][metric]
             for k in ("mean", "ci_low", "ci_high"):
                 csv_cols[f"{metric}_{k}"].append(math.nan if s[k] is None else float(s[k]))
-            md[label].append(
-                f"{_fmt(kind, s['mean'])} [{_fmt(kind, s['ci_low'])}, {_fmt(kind, s['ci_high'])}]"
-            )
+            md[label].append(format_interval(kind, s))
     for metric, label, fmt in _CONSOLE_METHOD_TABLE:
         means = [methods[m][metric]["mean"] for m in METHODS]
         con[label] = ["n/a" if x is None else fmt.format(x) for x in means]
@@ -1180,36 +1034,26 @@ def run_edge_study(
     EdgeStudyResult
         The run directory, the summary and the wall time of this call.
     """
-    from qnetrl.experiments.tables import print_table, to_csv, to_markdown
-
     if tensorboard:
         require_tensorboard()
     start = time.perf_counter()
     console = console or Console()
     run_dir = Path(run_dir)
-    units_dir = run_dir / "units"
-    units_dir.mkdir(parents=True, exist_ok=True)
-    todo = [(m, i) for m in METHODS for i in range(config.seeds)]
-    units: dict[tuple[str, int], dict[str, Any]] = {}
-    bar = UnitProgress("edge study", console, len(todo), show_progress)
-    resumed = 0
-    try:
-        for method, index in todo:
-            label = f"{method} seed {config.train_seed(index)}"
-            path = units_dir / f"{method}-seed{index:03d}.json"
-            if path.exists():
-                units[(method, index)] = json.loads(path.read_text())
-                resumed += 1
-                bar.finish(label, 0.0, resumed=True)
-                continue
-            bar.start(label)
-            tb_dir = unit_logdir(run_dir, method, index) if tensorboard else None
-            unit = _run_unit(config, method, index, progress=bar.partial, tensorboard_dir=tb_dir)
-            write_json(path, _clean(unit))
-            units[(method, index)] = unit
-            bar.finish(label, unit["wall_s"], resumed=False)
-    finally:
-        bar.stop()
+
+    def run_unit(method: str, index: int, progress: Callable[[float], None]) -> dict[str, Any]:
+        tb_dir = unit_logdir(run_dir, method, index) if tensorboard else None
+        return _run_unit(config, method, index, progress=progress, tensorboard_dir=tb_dir)
+
+    units, resumed = run_study_units(
+        "edge",
+        METHODS,
+        config.seeds,
+        run_dir,
+        run_unit,
+        seed_of=config.train_seed,
+        console=console,
+        show_progress=show_progress,
+    )
 
     rng = np.random.default_rng([config.seed0, 20_250_101])
     values: dict[str, dict[str, NDArray[np.float64]]] = {}
@@ -1233,12 +1077,10 @@ def run_edge_study(
     snr = np.linspace(*config.key_rate_snr_db[:2], int(config.key_rate_snr_db[2]))
     curves = key_rate_curves(config.env, snr)
 
-    claims_csv, claims_md, claims_con = _claims_table(claims)
-    atomic_write_text(run_dir / "table.csv", to_csv(claims_csv))
-    atomic_write_text(run_dir / "table.md", to_markdown(claims_md))
+    claims_csv, claims_md, claims_con = claims_columns(claims)
+    write_table(claims_csv, run_dir / "table", markdown=claims_md)
     methods_csv, methods_md, methods_con = _methods_table(methods_summary)
-    atomic_write_text(run_dir / "methods.csv", to_csv(methods_csv))
-    atomic_write_text(run_dir / "methods.md", to_markdown(methods_md))
+    write_table(methods_csv, run_dir / "methods", markdown=methods_md)
 
     figures: list[str] = []
     if config.make_plots:
@@ -1274,7 +1116,7 @@ def run_edge_study(
             "units_resumed": resumed,
         },
     }
-    summary = _clean(summary)
+    summary = json_safe(summary)
     write_json(run_dir / "summary.json", summary)
 
     print_table(methods_con, "Edge study: methods (means over seeds; CIs in methods.md)", console)

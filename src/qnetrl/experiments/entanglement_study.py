@@ -26,12 +26,9 @@ for :func:`replay_episode` to replay an evaluation episode exactly) and the figu
 
 from __future__ import annotations
 
-import concurrent.futures as cf
 import json
 import math
-import multiprocessing
 import os
-import shutil
 import time
 import warnings
 from collections.abc import Callable, Mapping, Sequence
@@ -47,18 +44,19 @@ from rich.console import Console
 from qnetrl.agents.fedavg import FedAvgConfig
 from qnetrl.agents.forecaster import ForecasterConfig
 from qnetrl.agents.mappo import MAPPOConfig
-from qnetrl.config import ConfigBase, ConfigError
+from qnetrl.config import ConfigBase
 from qnetrl.envs.entanglement.core import EntanglementEnvConfig
 from qnetrl.envs.entanglement.marl import EntanglementMarlEnv
 from qnetrl.experiments import stats
 from qnetrl.experiments.edge_study import claim_verdict
-from qnetrl.experiments.progress import UnitProgress
-from qnetrl.experiments.rundir import (
-    atomic_write_text,
-    run_metadata,
-    run_study_as_sweep_run,
-    write_json,
+from qnetrl.experiments.rundir import json_safe, run_study_as_sweep_run, write_json
+from qnetrl.experiments.study_runs import (
+    StudyResult,
+    UnitPool,
+    prepare_study_run_dir,
+    run_study_units,
 )
+from qnetrl.experiments.tables import claims_columns, print_table, write_table
 from qnetrl.experiments.tensorboard import TensorBoardLogger, require_tensorboard, unit_logdir
 
 __all__ = [
@@ -200,6 +198,8 @@ _CLAIM_BASELINES: Final[dict[str, tuple[str, ...]]] = {
     "convergence": ("dpem_no_federation", "dpem_no_forecast"),
 }
 
+#: Per-unit results deleted when a run restarts: unit files and replication logs.
+_FRESH_DIRS: Final[tuple[str, ...]] = ("units", "logs")
 #: Fewest seeds in which both methods converged for a convergence verdict (besides half).
 _MIN_CONVERGED: Final[int] = 3
 
@@ -912,51 +912,22 @@ def _run_unit(
     return unit
 
 
-def _init_worker() -> None:
-    os.environ["OMP_NUM_THREADS"] = "1"
-    os.environ["MKL_NUM_THREADS"] = "1"
-    import torch
-
-    torch.set_num_threads(1)
-
-
 def _unit_worker(payload: dict[str, Any]) -> dict[str, Any]:
-    """Process-pool entry point: one unit from a JSON-ready payload."""
+    """Process-pool entry point: one unit (JSON-safe) from a JSON-ready payload."""
     config = EntanglementStudyConfig.validate_dict(payload["config"], source="worker")
-    return _run_unit(
+    unit = _run_unit(
         config,
         payload["method"],
         payload["index"],
         Path(payload["run_dir"]),
         tensorboard=payload["tensorboard"],
     )
+    return json_safe(unit)
 
 
 # --------------------------------------------------------------------------------------------
 # statistics, claims and verdicts
 # --------------------------------------------------------------------------------------------
-
-
-def _finite(x: Any) -> float | None:
-    if x is None:
-        return None
-    v = float(x)
-    return v if math.isfinite(v) else None
-
-
-def _clean(obj: Any) -> Any:
-    """Recursively replace non-finite floats by None so that the JSON is plain."""
-    if isinstance(obj, dict):
-        return {k: _clean(v) for k, v in obj.items()}
-    if isinstance(obj, list | tuple):
-        return [_clean(v) for v in obj]
-    if isinstance(obj, float | np.floating):
-        return _finite(obj)
-    if isinstance(obj, np.integer):
-        return int(obj)
-    if isinstance(obj, np.bool_):
-        return bool(obj)
-    return obj
 
 
 def _summarize(
@@ -1145,69 +1116,16 @@ def prepare_run_dir(
     root: str | Path = "runs",
     force: bool = False,
 ) -> Path:
-    """The directory a study writes into, created with ``config.yaml`` and ``meta.json``.
+    """The run directory of the entanglement study, with ``config.yaml`` and ``meta.json``.
 
-    Parameters
-    ----------
-    config : EntanglementStudyConfig
-        The resolved config.
-    out : str, Path or None
-        Run directory to use as given. None creates a new
-        ``root/entanglement/<timestamp>-<seed0>/``.
-    root : str or Path, default "runs"
-        Parent of new run directories (used when ``out`` is None).
-    force : bool, default False
-        Allow overwriting a finished run or a run of another config in ``out``.
-
-    Returns
-    -------
-    Path
-        The run directory. An unfinished run of the same config in ``out`` is kept, so that
-        :func:`run_entanglement_study` resumes it from its ``units/`` files.
-
-    Raises
-    ------
-    ConfigError
-        If ``out`` holds a finished run (``summary.json``), a run of a different config, or
-        other files, and ``force`` is False.
+    ``out=None`` creates ``root/entanglement/<timestamp>-<seed0>/``. An unfinished run of the
+    same config in ``out`` is kept, so that :func:`run_entanglement_study` resumes it; errors
+    and ``force`` (which also deletes ``logs/``) as in
+    :func:`~qnetrl.experiments.study_runs.prepare_study_run_dir`.
     """
-    if out is None:
-        from qnetrl.experiments.rundir import create_run_dir
-
-        return create_run_dir("entanglement", config.seed0, config, root=root)
-    path = Path(out)
-    text = config.to_yaml()
-    if path.exists() and not path.is_dir():
-        raise ConfigError(f"The 'out' path {str(path)!r} exists and is not a directory.")
-    if path.is_dir() and any(path.iterdir()):
-        finished = (path / "summary.json").exists()
-        cfg_file = path / "config.yaml"
-        same = cfg_file.exists() and cfg_file.read_text() == text
-        if not force:
-            if finished:
-                raise ConfigError(
-                    f"The 'out' directory {str(path)!r} already holds a finished entanglement "
-                    f"study (summary.json). Choose another directory or pass --force."
-                )
-            if not cfg_file.exists():
-                raise ConfigError(
-                    f"The 'out' directory {str(path)!r} is not empty and holds no entanglement "
-                    f"study. Choose an empty or new directory."
-                )
-            if not same:
-                raise ConfigError(
-                    f"The 'out' directory {str(path)!r} holds an unfinished entanglement study "
-                    f"of a different config. Choose another directory or pass --force."
-                )
-        elif not same or finished:
-            for name in ("units", "logs"):
-                shutil.rmtree(path / name, ignore_errors=True)
-            (path / "summary.json").unlink(missing_ok=True)
-    path.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(path / "config.yaml", text)
-    if not (path / "meta.json").exists():
-        write_json(path / "meta.json", run_metadata("entanglement", config.seed0))
-    return path
+    return prepare_study_run_dir(
+        "entanglement", config, config.seed0, out, root=root, force=force, fresh_dirs=_FRESH_DIRS
+    )
 
 
 # --------------------------------------------------------------------------------------------
@@ -1215,69 +1133,8 @@ def prepare_run_dir(
 # --------------------------------------------------------------------------------------------
 
 
-@dataclass
-class EntanglementStudyResult:
-    """What :func:`run_entanglement_study` returns.
-
-    Attributes
-    ----------
-    run_dir : Path
-        Where the outputs are.
-    summary : dict
-        The content of ``summary.json``.
-    wall_s : float
-        Wall-clock duration of this call (in s).
-    """
-
-    run_dir: Path
-    summary: dict[str, Any]
-    wall_s: float
-
-
-def _fmt(kind: str, x: float | None) -> str:
-    if x is None:
-        return "n/a"
-    if kind == "percent":
-        return f"{100.0 * x:+.1f} %"
-    return f"{x:.4g}"
-
-
-def _claims_table(claims: list[dict[str, Any]]) -> tuple[dict[str, list[Any]], ...]:
-    """Columns for table.csv (full precision), table.md (full text) and the console."""
-    csv_keys = ("claim", "publication", "band_low", "band_high", "measured_as", "baseline")
-    csv_cols: dict[str, list[Any]] = {
-        k: [] for k in (*csv_keys, "mean", "ci_low", "ci_high", "n", "verdict", "note")
-    }
-    md_keys = ("publication claim", "read as", "our measurement", "measured [95 % CI]", "verdict")
-    md: dict[str, list[Any]] = {k: [] for k in md_keys}
-    con: dict[str, list[Any]] = {k: [] for k in ("claim", "ours", "measured [95 % CI]", "verdict")}
-    for c in claims:
-        m, kind = c["measured"], c["kind"]
-        csv_cols["claim"].append(c["claim"])
-        pub = c["publication"]
-        csv_cols["publication"].append("" if pub is None else float(pub))
-        csv_cols["band_low"].append(float(c["band"][0]))
-        csv_cols["band_high"].append(float(c["band"][1]))
-        csv_cols["measured_as"].append(c["measured_as"])
-        csv_cols["baseline"].append(c["baseline"])
-        for key in ("mean", "ci_low", "ci_high"):
-            csv_cols[key].append(math.nan if m[key] is None else float(m[key]))
-        csv_cols["n"].append(m["n"])
-        csv_cols["verdict"].append(c["verdict"])
-        csv_cols["note"].append(c["note"])
-        measured = (
-            f"{_fmt(kind, m['mean'])} [{_fmt(kind, m['ci_low'])}, {_fmt(kind, m['ci_high'])}]"
-        )
-        md["publication claim"].append(c["claim"])
-        md["read as"].append(c["rule"])
-        md["our measurement"].append(c["measured_as"] + (f" ({c['note']})" if c["note"] else ""))
-        md["measured [95 % CI]"].append(measured)
-        md["verdict"].append(c["verdict"])
-        con["claim"].append(c["claim"])
-        con["ours"].append(c["short"])
-        con["measured [95 % CI]"].append(measured)
-        con["verdict"].append(c["verdict"])
-    return csv_cols, md, con
+class EntanglementStudyResult(StudyResult):
+    """What :func:`run_entanglement_study` returns: run directory, summary, wall time (s)."""
 
 
 #: Markdown/CSV/console columns (metric, header, format) of the methods table.
@@ -1389,78 +1246,32 @@ def run_entanglement_study(
     EntanglementStudyResult
         The run directory, the summary and the wall time of this call.
     """
-    from qnetrl.experiments.tables import print_table, to_csv, to_markdown
-
     if tensorboard:
         require_tensorboard()
     start = time.perf_counter()
     console = console or Console()
     run_dir = Path(run_dir)
-    units_dir = run_dir / "units"
-    units_dir.mkdir(parents=True, exist_ok=True)
-    todo = [(m, i) for m in METHODS for i in range(config.seeds)]
-    units: dict[tuple[str, int], dict[str, Any]] = {}
-    bar = UnitProgress("entanglement study", console, len(todo), show_progress)
-    resumed = 0
-    pending: list[tuple[str, int]] = []
 
-    def unit_path(method: str, index: int) -> Path:
-        return units_dir / f"{method}-seed{index:03d}.json"
+    def run_unit(method: str, index: int, progress: Callable[[float], None]) -> dict[str, Any]:
+        unit = _run_unit(config, method, index, run_dir, progress=progress, tensorboard=tensorboard)
+        return json_safe(unit)
 
-    def label(method: str, index: int) -> str:
-        return f"{method} seed {config.train_seed(index)}"
-
-    try:
-        for method, index in todo:
-            path = unit_path(method, index)
-            if path.exists():
-                units[(method, index)] = json.loads(path.read_text())
-                resumed += 1
-                bar.finish(label(method, index), 0.0, resumed=True)
-            else:
-                pending.append((method, index))
-        if config.workers == 1 or len(pending) <= 1:
-            for method, index in pending:
-                bar.start(label(method, index))
-                unit = _clean(
-                    _run_unit(
-                        config,
-                        method,
-                        index,
-                        run_dir,
-                        progress=bar.partial,
-                        tensorboard=tensorboard,
-                    )
-                )
-                write_json(unit_path(method, index), unit)
-                units[(method, index)] = unit
-                bar.finish(label(method, index), unit["wall_s"], resumed=False)
-        else:
-            cfg_json = config.model_dump(mode="json")
-            ctx = multiprocessing.get_context("spawn")
-            workers = min(config.workers, len(pending))
-            with cf.ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init_worker) as pool:
-                futures = {
-                    pool.submit(
-                        _unit_worker,
-                        {
-                            "config": cfg_json,
-                            "method": m,
-                            "index": i,
-                            "run_dir": str(run_dir),
-                            "tensorboard": tensorboard,
-                        },
-                    ): (m, i)
-                    for m, i in pending
-                }
-                for fut in cf.as_completed(futures):
-                    method, index = futures[fut]
-                    unit = _clean(fut.result())
-                    write_json(unit_path(method, index), unit)
-                    units[(method, index)] = unit
-                    bar.finish(label(method, index), unit["wall_s"], resumed=False)
-    finally:
-        bar.stop()
+    payload = {
+        "config": config.model_dump(mode="json"),
+        "run_dir": str(run_dir),
+        "tensorboard": tensorboard,
+    }
+    units, resumed = run_study_units(
+        "entanglement",
+        METHODS,
+        config.seeds,
+        run_dir,
+        run_unit,
+        seed_of=config.train_seed,
+        console=console,
+        show_progress=show_progress,
+        pool=UnitPool(config.workers, _unit_worker, payload),
+    )
 
     rng = np.random.default_rng([config.seed0, 20_250_601])
     values: dict[str, dict[str, NDArray[np.float64]]] = {}
@@ -1481,15 +1292,11 @@ def run_entanglement_study(
     tests = _tests(values)
     privacy = {m: units[(m, 0)].get("privacy") for m in LEARNED}
 
-    claims_csv, claims_md, claims_con = _claims_table(claims)
-    atomic_write_text(run_dir / "table.csv", to_csv(claims_csv))
-    atomic_write_text(run_dir / "table.md", to_markdown(claims_md))
+    claims_csv, claims_md, claims_con = claims_columns(claims, signed=True)
+    write_table(claims_csv, run_dir / "table", markdown=claims_md)
     methods_csv, methods_md, methods_con = _methods_table(methods_summary)
-    atomic_write_text(run_dir / "methods.csv", to_csv(methods_csv))
-    atomic_write_text(run_dir / "methods.md", to_markdown(methods_md))
-    anova_cols = _anova_table(anova)
-    atomic_write_text(run_dir / "anova.csv", to_csv(anova_cols))
-    atomic_write_text(run_dir / "anova.md", to_markdown(anova_cols))
+    write_table(methods_csv, run_dir / "methods", markdown=methods_md)
+    write_table(_anova_table(anova), run_dir / "anova")
 
     figures: list[str] = []
     if config.make_plots:
@@ -1518,7 +1325,11 @@ def run_entanglement_study(
         "metrics": dict(METRICS),
         "method_labels": dict(METHOD_LABELS),
         "figures": figures,
-        "logs": {f"{m}-seed{i:03d}": units[(m, i)]["log_dir"] for m, i in todo},
+        "logs": {
+            f"{m}-seed{i:03d}": units[(m, i)]["log_dir"]
+            for m in METHODS
+            for i in range(config.seeds)
+        },
         "network": {
             "n_nodes": config.env.n_nodes,
             "topology": config.env.topology,
@@ -1533,7 +1344,7 @@ def run_entanglement_study(
             "workers": config.workers,
         },
     }
-    summary = _clean(summary)
+    summary = json_safe(summary)
     write_json(run_dir / "summary.json", summary)
 
     title = "Entanglement (DPEM) study"
@@ -1570,6 +1381,6 @@ def run_entanglement_sweep(
         cfg,
         run_dir,
         resume=resume,
-        fresh_dirs=("units", "logs"),
+        fresh_dirs=_FRESH_DIRS,
         tensorboard=tensorboard,
     )

@@ -22,13 +22,10 @@ the figures of :mod:`qnetrl.experiments.resilience_plots`.
 
 from __future__ import annotations
 
-import json
 import math
-import shutil
 import time
 import warnings
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final, Literal
 
@@ -38,16 +35,18 @@ from pydantic import Field, ValidationInfo, field_validator
 from rich.console import Console
 
 from qnetrl.agents.dqn import DQNConfig
-from qnetrl.config import ConfigBase, ConfigError
+from qnetrl.config import ConfigBase
 from qnetrl.envs.resilience.core import ResilienceCore, ResilienceEnvConfig
 from qnetrl.experiments import stats
 from qnetrl.experiments.edge_study import claim_verdict
-from qnetrl.experiments.progress import UnitProgress
-from qnetrl.experiments.rundir import (
-    atomic_write_text,
-    run_metadata,
-    run_study_as_sweep_run,
-    write_json,
+from qnetrl.experiments.rundir import json_safe, run_study_as_sweep_run, write_json
+from qnetrl.experiments.study_runs import StudyResult, prepare_study_run_dir, run_study_units
+from qnetrl.experiments.tables import (
+    claims_columns,
+    format_interval,
+    format_measure,
+    print_table,
+    write_table,
 )
 from qnetrl.experiments.tensorboard import TensorBoardLogger, require_tensorboard, unit_logdir
 
@@ -718,26 +717,6 @@ def _run_unit(
 # --------------------------------------------------------------------------------------------
 
 
-def _finite(x: Any) -> float | None:
-    if x is None:
-        return None
-    v = float(x)
-    return v if math.isfinite(v) else None
-
-
-def _clean(obj: Any) -> Any:
-    """Non-finite floats to None, numpy scalars to Python (plain JSON)."""
-    if isinstance(obj, dict):
-        return {k: _clean(v) for k, v in obj.items()}
-    if isinstance(obj, list | tuple):
-        return [_clean(v) for v in obj]
-    if isinstance(obj, float | np.floating):
-        return _finite(obj)
-    if isinstance(obj, np.integer | np.bool_):
-        return obj.item()
-    return obj
-
-
 def _summarize(
     values: Sequence[float | None], config: ResilienceStudyConfig, rng: np.random.Generator
 ) -> dict[str, Any]:
@@ -962,49 +941,13 @@ def prepare_run_dir(
     root: str | Path = "runs",
     force: bool = False,
 ) -> Path:
-    """The directory the study writes into, with ``config.yaml`` and ``meta.json``.
+    """The run directory of the resilience study, with ``config.yaml`` and ``meta.json``.
 
     ``out=None`` creates ``root/resilience/<timestamp>-<seed0>/``. An unfinished run of the
-    same config in ``out`` is kept (and resumed); a finished run, a run of another config or
-    a non-empty foreign directory raises :class:`~qnetrl.config.ConfigError` unless
-    ``force`` (which restarts it).
+    same config in ``out`` is kept, so that :func:`run_resilience_study` resumes it; errors and
+    ``force`` as in :func:`~qnetrl.experiments.study_runs.prepare_study_run_dir`.
     """
-    if out is None:
-        from qnetrl.experiments.rundir import create_run_dir
-
-        return create_run_dir("resilience", config.seed0, config, root=root)
-    path = Path(out)
-    text = config.to_yaml()
-    if path.exists() and not path.is_dir():
-        raise ConfigError(f"The 'out' path {str(path)!r} exists and is not a directory.")
-    if path.is_dir() and any(path.iterdir()):
-        finished = (path / "summary.json").exists()
-        cfg_file = path / "config.yaml"
-        same = cfg_file.exists() and cfg_file.read_text() == text
-        if not force:
-            if finished:
-                raise ConfigError(
-                    f"The 'out' directory {str(path)!r} already holds a finished resilience "
-                    "study (summary.json). Choose another directory or pass --force."
-                )
-            if not cfg_file.exists():
-                raise ConfigError(
-                    f"The 'out' directory {str(path)!r} is not empty and holds no resilience "
-                    "study. Choose an empty or new directory."
-                )
-            if not same:
-                raise ConfigError(
-                    f"The 'out' directory {str(path)!r} holds an unfinished resilience study "
-                    "of a different config. Choose another directory or pass --force."
-                )
-        elif not same or finished:
-            shutil.rmtree(path / "units", ignore_errors=True)
-            (path / "summary.json").unlink(missing_ok=True)
-    path.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(path / "config.yaml", text)
-    if not (path / "meta.json").exists():
-        write_json(path / "meta.json", run_metadata("resilience", config.seed0))
-    return path
+    return prepare_study_run_dir("resilience", config, config.seed0, out, root=root, force=force)
 
 
 # --------------------------------------------------------------------------------------------
@@ -1012,72 +955,8 @@ def prepare_run_dir(
 # --------------------------------------------------------------------------------------------
 
 
-@dataclass
-class ResilienceStudyResult:
+class ResilienceStudyResult(StudyResult):
     """What :func:`run_resilience_study` returns: run directory, summary, wall time (s)."""
-
-    run_dir: Path
-    summary: dict[str, Any]
-    wall_s: float
-
-
-def _fmt(kind: str, x: float | None) -> str:
-    if x is None:
-        return "n/a"
-    if kind == "percent":
-        return f"{100.0 * x:.1f} %"
-    if kind == "fraction":
-        return f"{x:.4f}"
-    if kind in ("episodes", "count"):
-        return f"{x:.0f}"
-    return f"{x:.4g}"
-
-
-def _claims_table(claims: list[dict[str, Any]]) -> tuple[dict[str, list[Any]], ...]:
-    csv_cols: dict[str, list[Any]] = {
-        k: []
-        for k in (
-            "claim",
-            "publication",
-            "band_low",
-            "band_high",
-            "measured_as",
-            "mean",
-            "ci_low",
-            "ci_high",
-            "n",
-            "verdict",
-            "note",
-        )
-    }
-    md: dict[str, list[Any]] = {
-        k: []
-        for k in ("publication claim", "read as", "our measurement", "measured [CI]", "verdict")
-    }
-    con: dict[str, list[Any]] = {k: [] for k in ("claim", "ours", "measured [CI]", "verdict")}
-    for c in claims:
-        m, kind = c["measured"], c["kind"]
-        csv_cols["claim"].append(c["claim"])
-        csv_cols["publication"].append(c["publication"])
-        csv_cols["band_low"].append(c["band"][0])
-        csv_cols["band_high"].append(c["band"][1])
-        csv_cols["measured_as"].append(c["measured_as"])
-        for key in ("mean", "ci_low", "ci_high"):
-            csv_cols[key].append(math.nan if m[key] is None else float(m[key]))
-        csv_cols["n"].append(m["n"])
-        csv_cols["verdict"].append(c["verdict"])
-        csv_cols["note"].append(c["note"])
-        text = f"{_fmt(kind, m['mean'])} [{_fmt(kind, m['ci_low'])}, {_fmt(kind, m['ci_high'])}]"
-        md["publication claim"].append(c["claim"])
-        md["read as"].append(c["rule"])
-        md["our measurement"].append(c["measured_as"] + (f" ({c['note']})" if c["note"] else ""))
-        md["measured [CI]"].append(text)
-        md["verdict"].append(c["verdict"])
-        con["claim"].append(c["claim"][:60])
-        con["ours"].append(c["short"])
-        con["measured [CI]"].append(text)
-        con["verdict"].append(c["verdict"])
-    return csv_cols, md, con
 
 
 #: Scenario-table columns: (metric, header, kind).
@@ -1089,6 +968,15 @@ _SCENARIO_COLUMNS: Final[tuple[tuple[str, str, str], ...]] = (
     ("exposure_fraction", "exposure", "percent"),
     ("qber_mean", "QBER", "percent"),
     ("qber_var", "QBER var", "num"),
+)
+
+#: Console columns at the headline scenario: (header, metric, kind); full CIs in scenarios.md.
+_CONSOLE_COLUMNS: Final[tuple[tuple[str, str, str], ...]] = (
+    ("key rate bit/s", "secure_key_rate_bps", "num"),
+    ("retained", "key_rate_retained", "percent"),
+    ("availability", "availability", "fraction"),
+    ("wrong keys", "wrong_keys_undetected", "num"),
+    ("exposure", "exposure_fraction", "percent"),
 )
 
 
@@ -1115,10 +1003,7 @@ def _scenario_tables(
                 s = rec[metric]
                 for k in ("mean", "ci_low", "ci_high"):
                     csv_cols[f"{metric}_{k}"].append(math.nan if s[k] is None else s[k])
-                md[header].append(
-                    f"{_fmt(kind, s['mean'])} [{_fmt(kind, s['ci_low'])}, "
-                    f"{_fmt(kind, s['ci_high'])}]"
-                )
+                md[header].append(format_interval(kind, s))
             trials = rec["availability_pooled"]["trials"]
             csv_cols["availability_trials"].append(trials)
             md["trials"].append(trials)
@@ -1158,36 +1043,26 @@ def run_resilience_study(
     ResilienceStudyResult
         Run directory, summary and wall time of this call (in s).
     """
-    from qnetrl.experiments.tables import print_table, to_csv, to_markdown
-
     if tensorboard:
         require_tensorboard()
     start = time.perf_counter()
     console = console or Console()
     run_dir = Path(run_dir)
-    units_dir = run_dir / "units"
-    units_dir.mkdir(parents=True, exist_ok=True)
-    todo = [(m, i) for m in METHODS for i in range(config.seeds)]
-    units: dict[tuple[str, int], dict[str, Any]] = {}
-    bar = UnitProgress("resilience study", console, len(todo), show_progress)
-    resumed = 0
-    try:
-        for method, index in todo:
-            label = f"{method} seed {config.seed(index)}"
-            path = units_dir / f"{method}-seed{index:03d}.json"
-            if path.exists():
-                units[(method, index)] = json.loads(path.read_text())
-                resumed += 1
-                bar.finish(label, 0.0, resumed=True)
-                continue
-            bar.start(label)
-            tb_dir = unit_logdir(run_dir, method, index) if tensorboard else None
-            unit = _clean(_run_unit(config, method, index, tensorboard_dir=tb_dir))
-            write_json(path, unit)
-            units[(method, index)] = unit
-            bar.finish(label, unit["wall_s"], resumed=False)
-    finally:
-        bar.stop()
+
+    def run_unit(method: str, index: int, progress: Callable[[float], None]) -> dict[str, Any]:
+        tb_dir = unit_logdir(run_dir, method, index) if tensorboard else None
+        return json_safe(_run_unit(config, method, index, tensorboard_dir=tb_dir))
+
+    units, resumed = run_study_units(
+        "resilience",
+        METHODS,
+        config.seeds,
+        run_dir,
+        run_unit,
+        seed_of=config.seed,
+        console=console,
+        show_progress=show_progress,
+    )
 
     rng = np.random.default_rng([config.seed0, 20_250_505])
     scen: dict[str, dict[str, dict[str, Any]]] = {}
@@ -1212,12 +1087,12 @@ def run_resilience_study(
     tests = _tests(units, config)
     regression = _regression(units, config)
 
-    claims_csv, claims_md, claims_con = _claims_table(claims)
-    atomic_write_text(run_dir / "table.csv", to_csv(claims_csv))
-    atomic_write_text(run_dir / "table.md", to_markdown(claims_md))
+    claims_csv, claims_md, claims_con = claims_columns(
+        claims, interval_header="measured [CI]", baseline=False, claim_width=60
+    )
+    write_table(claims_csv, run_dir / "table", markdown=claims_md)
     scen_csv, scen_md = _scenario_tables(scen, config)
-    atomic_write_text(run_dir / "scenarios.csv", to_csv(scen_csv))
-    atomic_write_text(run_dir / "scenarios.md", to_markdown(scen_md))
+    write_table(scen_csv, run_dir / "scenarios", markdown=scen_md)
 
     figures: list[str] = []
     if config.make_plots:
@@ -1227,7 +1102,7 @@ def run_resilience_study(
             run_dir, config=config, units=units, scenarios=scen, regression=regression
         )
     wall_s = time.perf_counter() - start
-    summary = _clean(
+    summary = json_safe(
         {
             "study": "resilience",
             "title": "Resilience study: ABFT and DRA under Byzantine nodes and fluctuations",
@@ -1252,18 +1127,9 @@ def run_resilience_study(
         }
     )
     write_json(run_dir / "summary.json", summary)
-    con = {
-        "configuration": list(METHODS),
-        "key rate bit/s": [
-            _fmt("num", scen[m][head]["secure_key_rate_bps"]["mean"]) for m in METHODS
-        ],
-        "retained": [_fmt("percent", scen[m][head]["key_rate_retained"]["mean"]) for m in METHODS],
-        "availability": [_fmt("fraction", scen[m][head]["availability"]["mean"]) for m in METHODS],
-        "wrong keys": [
-            _fmt("num", scen[m][head]["wrong_keys_undetected"]["mean"]) for m in METHODS
-        ],
-        "exposure": [_fmt("percent", scen[m][head]["exposure_fraction"]["mean"]) for m in METHODS],
-    }
+    con: dict[str, list[Any]] = {"configuration": list(METHODS)}
+    for header, metric, kind in _CONSOLE_COLUMNS:
+        con[header] = [format_measure(kind, scen[m][head][metric]["mean"]) for m in METHODS]
     print_table(con, f"Resilience study at {head} (means over seeds; CIs in scenarios.md)", console)
     print_table(claims_con, "Resilience study: publication claims vs our measurement", console)
     console.print(

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import datetime as _dt
 import json
+import math
 import os
 import platform
 import subprocess
 import sys
 import tempfile
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +28,7 @@ __all__ = [
     "atomic_write_text",
     "create_run_dir",
     "git_sha",
+    "json_safe",
     "run_metadata",
     "run_study_as_sweep_run",
     "write_json",
@@ -45,6 +48,26 @@ def atomic_write_text(path: str | Path, text: str) -> Path:
         Path(tmp).unlink(missing_ok=True)
         raise
     return path
+
+
+def json_safe(obj: Any) -> Any:
+    """A copy of ``obj`` that is plain JSON: non-finite floats become None, numpy scalars and
+    arrays become Python numbers and lists, tuples become lists.
+
+    Examples
+    --------
+    >>> json_safe({"a": float("nan"), "b": (1, 2.5)})
+    {'a': None, 'b': [1, 2.5]}
+    """
+    if isinstance(obj, Mapping):
+        return {str(k): json_safe(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [json_safe(v) for v in obj]
+    if hasattr(obj, "tolist") and callable(obj.tolist):  # numpy arrays and scalars
+        return json_safe(obj.tolist())
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    return obj
 
 
 def write_json(path: str | Path, data: Any) -> Path:

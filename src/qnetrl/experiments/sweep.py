@@ -28,7 +28,6 @@ import importlib
 import io
 import itertools
 import json
-import math
 import multiprocessing
 import os
 import re
@@ -52,10 +51,12 @@ from qnetrl.experiments.rundir import (
     atomic_write_text,
     create_run_dir,
     git_sha,
+    json_safe,
     run_metadata,
     run_study_as_sweep_run,
     write_json,
 )
+from qnetrl.experiments.study_runs import init_worker
 
 __all__ = [
     "BACKENDS",
@@ -103,26 +104,6 @@ _OWNER: Final[str] = "run_sweep"
 
 def _now() -> str:
     return _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")
-
-
-def json_safe(obj: Any) -> Any:
-    """A copy of ``obj`` that is plain JSON: non-finite floats become None, numpy scalars and
-    arrays become Python numbers and lists, tuples become lists.
-
-    Examples
-    --------
-    >>> json_safe({"a": float("nan"), "b": (1, 2.5)})
-    {'a': None, 'b': [1, 2.5]}
-    """
-    if isinstance(obj, Mapping):
-        return {str(k): json_safe(v) for k, v in obj.items()}
-    if isinstance(obj, list | tuple):
-        return [json_safe(v) for v in obj]
-    if hasattr(obj, "tolist") and callable(obj.tolist):  # numpy arrays and scalars
-        return json_safe(obj.tolist())
-    if isinstance(obj, float):
-        return obj if math.isfinite(obj) else None
-    return obj
 
 
 # --------------------------------------------------------------------------------------------
@@ -697,15 +678,6 @@ def load_sweep(sweep_dir: str | Path) -> tuple[dict[str, Any], list[RunSpec]]:
 # --------------------------------------------------------------------------------------------
 
 
-def _init_worker() -> None:
-    """One thread per worker: ``OMP_NUM_THREADS=1`` and ``torch.set_num_threads(1)``."""
-    os.environ["OMP_NUM_THREADS"] = "1"
-    os.environ["MKL_NUM_THREADS"] = "1"
-    import torch
-
-    torch.set_num_threads(1)
-
-
 def _execute(payload: dict[str, Any]) -> dict[str, Any]:
     """Run one sweep run in its directory; never raises for a failing study.
 
@@ -713,7 +685,7 @@ def _execute(payload: dict[str, Any]) -> dict[str, Any]:
     and finally ``result.json`` (the finished marker); on an exception, ``error.txt`` with
     the traceback. Returns the outcome the driver records in the index.
     """
-    _init_worker()
+    init_worker()
     run_dir = Path(payload["run_dir"])
     run_dir.mkdir(parents=True, exist_ok=True)
     base = {k: payload[k] for k in ("run_id", "study", "seed", "params")}
@@ -792,7 +764,7 @@ class _PoolBackend:
         return cf.ProcessPoolExecutor(
             max_workers=self.capacity,
             mp_context=multiprocessing.get_context("spawn"),
-            initializer=_init_worker,
+            initializer=init_worker,
         )
 
     def submit(self, payload: dict[str, Any]) -> cf.Future[dict[str, Any]]:

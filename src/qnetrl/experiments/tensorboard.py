@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import math
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -49,6 +50,27 @@ def unit_logdir(run_dir: str | Path, method: str, index: int) -> Path:
     return Path(run_dir) / "tensorboard" / f"{method}-seed{index:03d}"
 
 
+def _event_files(logdir: Path) -> list[Path]:
+    """The directory's event files, oldest first (by their first event's time, then name)."""
+
+    def first_time(path: Path) -> float:
+        for ev in _load_events(path):
+            return float(ev.wall_time)
+        return 0.0
+
+    files = [p for p in logdir.iterdir() if "tfevents" in p.name and p.is_file()]
+    return sorted(files, key=lambda p: (first_time(p), p.name))
+
+
+def _load_events(path: Path) -> Iterator[Any]:
+    """The events of one file exactly as written (no data-format conversion)."""
+    from tensorboard.backend.event_processing.event_file_loader import RawEventFileLoader
+    from tensorboard.compat.proto.event_pb2 import Event
+
+    for record in RawEventFileLoader(str(path)).Load():
+        yield Event.FromString(record)
+
+
 def read_scalars(logdir: str | Path) -> dict[str, list[tuple[int, float]]]:
     """Scalars of one event directory as TensorBoard loads them: tag -> [(step, value)].
 
@@ -75,8 +97,8 @@ class TensorBoardLogger:
     fresh : bool, default True
         Delete ``logdir`` first (a study unit that is run again starts a clean curve).
         With ``fresh=False`` a resumed trainer's first record (``type == "resume"``, at the
-        checkpoint's step) makes TensorBoard discard the events written after that step
-        (``purge_step``), so no step appears twice.
+        checkpoint's step) drops the events written after that step (the directory is
+        rewritten into one file), so no step appears twice.
 
     Notes
     -----
@@ -92,11 +114,31 @@ class TensorBoardLogger:
             shutil.rmtree(self.logdir, ignore_errors=True)
         self._writer: Any = None
 
-    def _open(self, purge_step: int | None) -> Any:
+    def _open(self, resume_step: int | None) -> Any:
+        """A new event file; when resuming, it starts with the old events up to the step.
+
+        The events a killed run wrote after its checkpoint are dropped by rewriting, not by
+        TensorBoard's ``purge_step``: that relies on the order of event-file names, which two
+        writers opened in the same second need not follow.
+        """
         from torch.utils.tensorboard import SummaryWriter
 
         self.logdir.mkdir(parents=True, exist_ok=True)
-        return SummaryWriter(str(self.logdir), purge_step=purge_step, flush_secs=10)
+        old = _event_files(self.logdir) if resume_step is not None else []
+        kept = [
+            ev
+            for f in old
+            for ev in _load_events(f)
+            if not ev.HasField("file_version") and ev.step <= (resume_step or 0)
+        ]
+        writer = SummaryWriter(str(self.logdir), flush_secs=10)
+        file_writer = writer._get_file_writer()
+        for ev in kept:
+            file_writer.add_event(ev)
+        file_writer.flush()
+        for f in old:
+            f.unlink()
+        return writer
 
     def __call__(self, record: dict[str, Any]) -> None:
         """Write one log record."""
@@ -104,7 +146,7 @@ class TensorBoardLogger:
         step = int(record.get("step", 0))
         if self._writer is None:
             # a checkpoint at step s holds every record logged up to and including s
-            self._writer = self._open(step + 1 if kind == "resume" else None)
+            self._writer = self._open(step if kind == "resume" else None)
         if kind == "config":
             text = json.dumps({k: v for k, v in record.items() if k != "type"}, indent=2)
             self._writer.add_text("config", f"```json\n{text}\n```", 0)
