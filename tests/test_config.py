@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from qnetrl._validation import InvalidParameterError
 from qnetrl.config import ConfigBase, ConfigError, invalid_examples
@@ -80,3 +80,56 @@ def test_configs_are_frozen() -> None:
     cfg = Study()
     with pytest.raises(ValueError, match="frozen"):
         cfg.seeds = 4  # type: ignore[misc]
+
+
+class Inner(ConfigBase):
+    gamma: float = Field(0.99, gt=0, le=1)
+    steps: int = Field(100, ge=1)
+
+
+class Tuned(ConfigBase):
+    lr: float = Field(1e-3, gt=0, le=1)
+    hidden: int = Field(64, ge=1)
+    inner: Inner = Inner()
+
+
+class Outer(ConfigBase):
+    """An enclosing config whose default section differs from the section class's defaults."""
+
+    agent: Tuned = Field(default_factory=lambda: Tuned(hidden=256, inner=Inner(steps=7)))
+    fractions: tuple[float, ...] = (0.1,)
+
+    @field_validator("fractions")
+    @classmethod
+    def _small(cls, v: tuple[float, ...]) -> tuple[float, ...]:
+        if any(f > 0.3 for f in v):
+            raise ValueError("every fraction must be at most 0.3")
+        return v
+
+
+def test_partial_nested_section_keeps_the_enclosing_defaults(tmp_path: Path) -> None:
+    path = tmp_path / "c.yaml"
+    path.write_text("agent:\n  lr: 0.5\n  inner:\n    gamma: 0.9\n")
+    cfg = Outer.from_yaml(path)
+    assert cfg.agent == Tuned(lr=0.5, hidden=256, inner=Inner(gamma=0.9, steps=7))
+    assert Outer.validate_dict({"agent": {"lr": 0.5}}).agent.hidden == 256
+    # a section given as an object is taken as it is
+    assert Outer(agent=Tuned(lr=0.5)).agent.hidden == 64
+    # overrides and a full dump still round-trip
+    assert (
+        Outer.validate_dict(cfg.model_dump())
+        == cfg
+        == Outer().with_overrides({"agent.lr": 0.5, "agent.inner.gamma": 0.9})
+    )
+
+
+def test_nested_unknown_field_lists_the_section_fields_and_validator_rules_read_well() -> None:
+    known = r"'agent.lrr' in Outer \(known fields: hidden, inner, lr\)"
+    with pytest.raises(ConfigError, match=known):
+        Outer.validate_dict({"agent": {"lrr": 1.0}})
+    with pytest.raises(
+        ConfigError,
+        match=r"The 'fractions' field of Outer is invalid: every fraction must be at most 0.3\. "
+        r"Got \[0.5\] instead\.",
+    ):
+        Outer.validate_dict({"fractions": [0.5]})

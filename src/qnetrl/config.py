@@ -7,12 +7,13 @@ given, in the scikit-learn wording used across the package.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Self, get_args
 
 import annotated_types as at
 import yaml
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
 from pydantic.fields import FieldInfo
 
 from qnetrl._validation import InvalidParameterError, format_range
@@ -47,6 +48,18 @@ def _field_info(model: type[BaseModel], loc: tuple[int | str, ...]) -> FieldInfo
         info = current.model_fields[part]
         current = info.annotation
     return info
+
+
+def _section_model(model: type[BaseModel], loc: tuple[int | str, ...]) -> type[BaseModel] | None:
+    """The config class of the nested section at ``loc``, if it is one."""
+    info = _field_info(model, loc)
+    if info is None:
+        return None
+    candidates = [info.annotation, *get_args(info.annotation)]
+    for ann in candidates:
+        if isinstance(ann, type) and issubclass(ann, BaseModel):
+            return ann
+    return None
 
 
 def field_bounds(info: FieldInfo) -> tuple[Any, bool, Any, bool]:
@@ -105,6 +118,27 @@ class ConfigBase(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
 
+    @model_validator(mode="before")
+    @classmethod
+    def _fill_partial_sections(cls, data: Any) -> Any:
+        """A nested section given in part keeps this config's defaults for the rest.
+
+        ``{"agent": {"lr": 5e-4}}`` changes only ``agent.lr``: the other agent fields keep the
+        enclosing config's default agent (e.g. a study's tuned budget), not the agent class's
+        own defaults. A section given as a config object is taken as it is.
+        """
+        if not isinstance(data, Mapping):
+            return data
+        out = dict(data)
+        for name, value in data.items():
+            info = cls.model_fields.get(name) if isinstance(name, str) else None
+            if info is None or not isinstance(value, Mapping):
+                continue
+            default = info.get_default(call_default_factory=True)
+            if isinstance(default, BaseModel):
+                out[name] = _merge_into(default, value)
+        return out
+
     @classmethod
     def validate_dict(cls, data: dict[str, Any], *, source: str = "config") -> Self:
         """Build the config from a dict, turning pydantic errors into a :class:`ConfigError`."""
@@ -150,17 +184,40 @@ class ConfigBase(BaseModel):
         return yaml.safe_dump(self.model_dump(mode="json"), sort_keys=False)
 
 
+def _merge_into(default: BaseModel, given: Mapping[str, Any]) -> dict[str, Any]:
+    """``default``'s fields as a dict with ``given`` on top, nested sections merged too."""
+    out = default.model_dump()
+    for key, value in given.items():
+        current = getattr(default, key, None) if key in type(default).model_fields else None
+        if isinstance(current, BaseModel) and isinstance(value, Mapping):
+            out[key] = _merge_into(current, value)
+        else:
+            out[key] = value
+    return out
+
+
 def _format_errors(cls: type[BaseModel], exc: ValidationError, source: str) -> str:
     lines = []
     for err in exc.errors():
         loc = tuple(err["loc"])
         dotted = ".".join(str(p) for p in loc) or "<root>"
         if err["type"] == "extra_forbidden":
-            allowed = ", ".join(sorted(cls.model_fields)) if len(loc) == 1 else "see the docs"
+            parent = cls if len(loc) == 1 else _section_model(cls, loc[:-1])
+            allowed = ", ".join(sorted(parent.model_fields)) if parent else "see the docs"
             lines.append(f"Unknown field {dotted!r} in {cls.__name__} (known fields: {allowed}).")
             continue
         if err["type"] == "missing":
             lines.append(f"The {dotted!r} field of {cls.__name__} is required.")
+            continue
+        if err["type"] == "value_error":  # a field validator's own rule, stated by it
+            rule = str(err["msg"]).removeprefix("Value error, ")
+            if not loc:
+                lines.append(f"Invalid {cls.__name__}: {rule}.")
+                continue
+            lines.append(
+                f"The {dotted!r} field of {cls.__name__} is invalid: {rule}. "
+                f"Got {err.get('input')!r} instead."
+            )
             continue
         allowed = describe_field(_field_info(cls, loc))
         lines.append(
