@@ -315,3 +315,28 @@ def test_trusted_relay_consume_validates() -> None:
     with pytest.raises(InvalidParameterError, match="'mask'"):
         trusted_relay_consume(pools, [[0], [1]], [1, 1], mask=[1, 0])
     np.testing.assert_array_equal(pools, 1.0)  # nothing consumed by failed calls
+
+
+@pytest.mark.parametrize("method", ["shortest", "disjoint"])
+def test_end_nodes_never_relay(method: str) -> None:
+    # A - E - B is the short way (2 km) but E is an end node; A - R - B (20 km) goes via a
+    # trusted relay. E's own pairs still reach it.
+    g = nx.Graph()
+    for node, role in (("A", "end"), ("E", "end"), ("B", "end"), ("R", "trusted")):
+        g.add_node(node, role=role)
+    for u, v, length in (("A", "E", 1.0), ("E", "B", 1.0), ("A", "R", 10.0), ("R", "B", 10.0)):
+        add_link(g, u, v, length)
+    g = validate_topology(g)
+    table = link_table(g)
+    idx = {n: i for i, n in enumerate(table.nodes)}
+    pt = build_path_table(
+        g, table, [[idx["A"], idx["B"]], [idx["A"], idx["E"]]], k=3, method=method
+    )
+    assert pt.n_paths.tolist() == [1, 1]
+    names = [table.nodes[i] for i in pt.nodes[0, 0, : pt.hops[0, 0] + 1]]
+    assert names == ["A", "R", "B"]
+    assert pt.hops[1, 0] == 1  # A - E directly
+    # with E trusted, the short way is used again
+    g.nodes["E"]["role"] = "trusted"
+    pt = build_path_table(g, link_table(g), [[idx["A"], idx["B"]]], k=1, method=method)
+    assert [table.nodes[i] for i in pt.nodes[0, 0, :3]] == ["A", "E", "B"]

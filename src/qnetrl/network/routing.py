@@ -197,7 +197,9 @@ def build_path_table(
 
     Notes
     -----
-    Pairs in different components get no path (``n_paths`` 0). The search runs once per pair
+    Nodes with ``role="end"`` source and sink keys but never relay them: a path passes only
+    through trusted nodes besides its own two ends. Pairs that this or the topology leaves
+    unconnected get no path (``n_paths`` 0). The search runs once per pair
     with networkx; it is set-up work, not a per-slot hot path. A maximum set of node-disjoint
     paths is not the set of smallest total length; with ``k`` below the maximum the kept
     paths are the shortest of that set.
@@ -233,9 +235,12 @@ def build_path_table(
     check_choice("method", method, PATH_METHODS, owner=owner)
     pair_arr = _check_pairs(pairs, table.n_nodes, owner)
 
+    ends = {n for n, role in graph.nodes(data=Topology.ROLE) if role == "end"}
     found: list[list[list[int]]] = []
     for s, t in pair_arr.tolist():
-        paths = _find_paths(graph, table.nodes[s], table.nodes[t], k, method)
+        src, dst = table.nodes[s], table.nodes[t]
+        view = nx.restricted_view(graph, ends - {src, dst}, []) if ends else graph
+        paths = _find_paths(view, src, dst, k, method)
         keyed = []
         for p in paths:
             idx = [table.node_index[x] for x in p]

@@ -777,47 +777,44 @@ _SECOQC_CITATION: Final = (
     "New Journal of Physics 11, 075001 (2009). DOI: 10.1088/1367-2630/11/7/075001"
 )
 
-#: Node codes of the SECOQC prototype network used here.
-_SECOQC_NODES: Final = ("SIEM", "ERDB", "GUEP", "BREI", "STPO")
-
 
 def secoqc_vienna(
-    lengths_km: Mapping[tuple[str, str], float] | None = None,
+    lengths_km: Mapping[tuple[str, str] | str, float] | None = None,
     *,
     alpha_db_per_km: float = Topology.DEFAULT_ALPHA_DB_PER_KM,
     detector: str = Topology.DEFAULT_DETECTOR,
     protocol: str = Topology.DEFAULT_PROTOCOL,
 ) -> nx.Graph:
-    """SECOQC prototype QKD network in Vienna (2008) [1]_, with link lengths supplied by you.
+    """SECOQC prototype QKD network in Vienna (2008) [1]_, with its links supplied by you.
 
     Parameters
     ----------
-    lengths_km : mapping of (str, str) to float
-        Fibre length (in km) of every link, keyed by its two node codes from ``SIEM``,
-        ``ERDB``, ``GUEP``, ``BREI``, ``STPO``. Required, see Notes.
+    lengths_km : mapping of (str, str) or str to float
+        Fibre length (in km, positive) of every link, keyed by its two site names: a pair
+        ``("SIEM", "ERD")`` or, e.g. in a YAML ``topology_params``, a string ``"SIEM-ERD"``.
+        The sites are the nodes named here (any non-empty names). Required, see Notes.
     alpha_db_per_km, detector, protocol
         Link attributes given to every link (defaults 0.2 dB/km, "GYS", "decoy-bb84").
 
     Returns
     -------
     networkx.Graph
-        The five trusted nodes and the given links, with the citation of [1]_; it must be
-        connected.
+        One trusted node per site named in ``lengths_km`` and the given links, with the
+        citation of [1]_; it must be connected.
 
     Raises
     ------
     InvalidParameterError
-        If ``lengths_km`` is missing, names an unknown node or a self-loop, or holds a
-        length outside (0, inf).
+        If ``lengths_km`` is missing or empty, a key is not a pair of distinct non-empty
+        names, or a length lies outside (0, inf).
 
     Notes
     -----
-    The per-link fibre lengths of [1]_ (and which site pairs carry a link) could not be
-    confirmed with the search tool, so none are built in rather than invented. What could be
-    confirmed from secondary reports of [1]_: six sites (Siemens premises in Vienna and a
-    station near St. Poelten), eight QKD links, an average link length of 20-30 km, and a
-    longest link of 83 km. Pass the published lengths as ``lengths_km`` once checked
-    against the paper.
+    The sites of [1]_, which pairs of them carry a link and the per-link fibre lengths could
+    not be confirmed with the tools available here, so none are built in rather than
+    invented. What could be confirmed from secondary reports of [1]_: six sites (Siemens
+    premises in Vienna and a station in St. Poelten), eight QKD links, link lengths from
+    6 to 82-83 km. Pass the published sites and lengths once checked against the paper.
 
     References
     ----------
@@ -826,35 +823,39 @@ def secoqc_vienna(
 
     Examples
     --------
-    Illustrative lengths only (not the published ones):
+    Illustrative sites and lengths only (not the published ones):
 
-    >>> g = secoqc_vienna({("SIEM", "ERDB"): 6.0, ("ERDB", "GUEP"): 10.0,
-    ...                    ("GUEP", "BREI"): 20.0, ("BREI", "STPO"): 80.0})
+    >>> g = secoqc_vienna({"SIEM-ERD": 6.0, "ERD-GUD": 10.0, ("GUD", "BREIT"): 20.0,
+    ...                    ("BREIT", "STP"): 80.0})
     >>> sorted(g.nodes)
-    ['BREI', 'ERDB', 'GUEP', 'SIEM', 'STPO']
+    ['BREIT', 'ERD', 'GUD', 'SIEM', 'STP']
     """
     owner = "secoqc_vienna"
     if not isinstance(lengths_km, Mapping) or not lengths_km:
         raise InvalidParameterError(
             f"The 'lengths_km' parameter of {owner} must be a non-empty mapping "
-            "{(node, node): length_km}: the published SECOQC link lengths could not be "
-            f"confirmed, so none are built in. Got {lengths_km!r} instead."
+            "{(site, site) or 'site-site': length_km}: the published SECOQC sites and link "
+            f"lengths could not be confirmed, so none are built in. Got {lengths_km!r} instead."
         )
     graph = nx.Graph(**{Topology.NAME: "secoqc_vienna", Topology.CITATION: _SECOQC_CITATION})
-    graph.add_nodes_from(
-        (node, {Topology.NAME: node, Topology.ROLE: "trusted"}) for node in _SECOQC_NODES
-    )
     for key, length in lengths_km.items():
-        if not (isinstance(key, tuple) and len(key) == 2):
+        pair = tuple(key.split("-")) if isinstance(key, str) else key
+        if not (
+            isinstance(pair, tuple)
+            and len(pair) == 2
+            and all(isinstance(n, str) and n.strip() for n in pair)
+            and pair[0] != pair[1]
+        ):
             raise InvalidParameterError(
-                f"The 'lengths_km' parameter of {owner} must be keyed by (node, node) pairs. "
-                f"Got key {key!r}."
+                f"The 'lengths_km' parameter of {owner} must be keyed by pairs of two distinct "
+                f"non-empty site names, (site, site) or 'site-site'. Got key {key!r}."
             )
-        for node in key:
-            check_choice("lengths_km", node, _SECOQC_NODES, owner=owner)
+        for node in pair:
+            if node not in graph:
+                graph.add_node(node, **{Topology.NAME: node, Topology.ROLE: "trusted"})
         add_link(
             graph,
-            *key,
+            *pair,
             length,
             alpha_db_per_km=alpha_db_per_km,
             detector=detector,
