@@ -58,7 +58,9 @@ def root(
 
 
 def _fail(exc: Exception) -> typer.Exit:
-    console.print(f"[bold red]error:[/] {exc}", highlight=False)
+    from rich.markup import escape
+
+    console.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False)
     return typer.Exit(code=2)
 
 
@@ -147,7 +149,7 @@ TensorBoardOption = Annotated[
         "--tensorboard",
         help=(
             "Also log training curves to TensorBoard event files under <run>/tensorboard/ "
-            "(needs pip install 'qnetrl[tensorboard]'; view with tensorboard --logdir DIR)."
+            "(needs pip install 'qnetrl\\[tensorboard]'; view with tensorboard --logdir DIR)."
         ),
     ),
 ]
@@ -380,15 +382,18 @@ def network_simulate(
         str | None,
         typer.Option(
             help="Registry name (tokyo, secoqc, grid, ring, waxman, geometric) or a .json / "
-            ".graphml file [default: tokyo]."
+            ".graphml file \\[default: tokyo]."
         ),
     ] = None,
     byzantine: Annotated[
         float | None,
-        typer.Option(help="Fraction of nodes that are Byzantine relays, in [0, 0.3] [default: 0]."),
+        typer.Option(
+            help="Fraction of nodes that are Byzantine relays, in [0, 0.3] \\[default: 0]."
+        ),
     ] = None,
     slots: Annotated[
-        int | None, typer.Option(help="Slots to simulate (1 ms each by default) [default: 10000].")
+        int | None,
+        typer.Option(help="Slots to simulate (1 ms each by default) \\[default: 10000]."),
     ] = None,
     paths: Annotated[
         int | None,
@@ -400,18 +405,18 @@ def network_simulate(
     threshold: Annotated[
         int | None,
         typer.Option(
-            help="Shares needed to rebuild a key, in [1, paths] [default: min(2, paths)]."
+            help="Shares needed to rebuild a key, in [1, paths] \\[default: min(2, paths)]."
         ),
     ] = None,
     batch: Annotated[
-        int | None, typer.Option(help="Independent copies B simulated together [default: 1].")
+        int | None, typer.Option(help="Independent copies B simulated together \\[default: 1].")
     ] = None,
     seed: Annotated[int, typer.Option(help="Seed of the run (faults, demand, keys).")] = 0,
     fluctuations: Annotated[
         bool | None,
         typer.Option(
             "--fluctuations/--no-fluctuations",
-            help="Fibre-loss, stress, cut and drift processes [default: off].",
+            help="Fibre-loss, stress, cut and drift processes \\[default: off].",
         ),
     ] = None,
     byte_level: Annotated[
@@ -419,7 +424,7 @@ def network_simulate(
         typer.Option(
             "--byte-level/--fast",
             help="Relay, share, decode and MAC-check real key bytes for every served request, "
-            "or use the decoding bound [default: byte-level].",
+            "or use the decoding bound \\[default: byte-level].",
         ),
     ] = None,
     nodes: Annotated[
@@ -427,7 +432,7 @@ def network_simulate(
     ] = None,
     end_nodes: Annotated[
         int | None,
-        typer.Option(help="Number of end nodes drawn at random [default: auto, see the docs]."),
+        typer.Option(help="Number of end nodes drawn at random \\[default: auto, see the docs]."),
     ] = None,
     config: Annotated[
         Path | None,
@@ -608,7 +613,11 @@ def sweep(
         int | None, typer.Option(min=0, help="First seed (default: the file's, else 0).")
     ] = None,
     study: Annotated[
-        str | None, typer.Option(help="Study of a plain config file: toy or edge.")
+        str | None,
+        typer.Option(
+            help="Study of a plain config file: toy, edge, resilience or entanglement "
+            "(files with a 'study' field name it themselves)."
+        ),
     ] = None,
     workers: Annotated[
         int | None,
@@ -630,7 +639,7 @@ def sweep(
         typer.Option(
             "--resume",
             help="Continue the sweep in this directory: finished runs are kept, the others "
-            "continue from their checkpoints.",
+            "continue (studies from their finished units, the toy study from its checkpoint).",
         ),
     ] = None,
     report: Annotated[
@@ -646,6 +655,7 @@ def sweep(
     from qnetrl.experiments.sweep import (
         BACKENDS,
         SweepConfig,
+        available_studies,
         create_sweep,
         load_sweep,
         parse_grid_options,
@@ -695,7 +705,7 @@ def sweep(
             elif study is None:
                 raise InvalidParameterError(
                     f"Config file {str(config)!r} has no 'study' field; name the study with "
-                    f"--study (toy or edge)."
+                    f"--study ({', '.join(sorted(available_studies()))})."
                 )
             else:
                 spec = SweepConfig(study=study, config=data)
